@@ -1,0 +1,58 @@
+package core
+
+import "fmt"
+
+// Code classifies a failed operation. The numeric values are part of the
+// wasm ABI (see wasm/ABI.md) and must never change.
+type Code uint8
+
+// Error codes shared by the core, the ABI and every host.
+const (
+	OK              Code = 0
+	InvalidKey      Code = 1  // type or id empty, too long, or not UTF-8
+	AlreadyExists   Code = 2  // insert of a key that exists
+	NotFound        Code = 3  // update of a key that does not exist
+	VersionMismatch Code = 4  // compare-and-swap saw another version
+	Compacted       Code = 5  // the requested events were evicted
+	InvalidValue    Code = 6  // value is not one well-formed CBOR item
+	ValueTooLarge   Code = 7  // value exceeds MaxValueBytes
+	Closed          Code = 8  // used by hosts only: the store was closed
+	StoreFull       Code = 9  // the write would exceed MaxDataBytes
+	InvalidArgument Code = 10 // a malformed request (bad ABI input, bad batch op)
+	Internal        Code = 11 // a recovered panic: a bug, never bad input
+)
+
+var codeNames = [...]string{
+	OK: "OK", InvalidKey: "INVALID_KEY", AlreadyExists: "ALREADY_EXISTS",
+	NotFound: "NOT_FOUND", VersionMismatch: "VERSION_MISMATCH", Compacted: "COMPACTED",
+	InvalidValue: "INVALID_VALUE", ValueTooLarge: "VALUE_TOO_LARGE", Closed: "CLOSED",
+	StoreFull: "STORE_FULL", InvalidArgument: "INVALID_ARGUMENT", Internal: "INTERNAL",
+}
+
+// String returns the contract name of the code, such as "NOT_FOUND".
+func (c Code) String() string {
+	if int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return fmt.Sprintf("CODE_%d", uint8(c))
+}
+
+// Error is the one error type the core returns. Fields beyond Code and Msg
+// are set only for the codes that carry them.
+type Error struct {
+	Code Code
+	// Expected and Actual are set for VersionMismatch.
+	Expected, Actual uint64
+	// Requested and Oldest are set for Compacted.
+	Requested, Oldest uint64
+	// Index is the failing operation of a batch, or -1 outside a batch.
+	Index int
+	// Msg is a human-readable description.
+	Msg string
+}
+
+func (e *Error) Error() string { return "actorstore: " + e.Msg }
+
+func errorf(c Code, format string, args ...any) *Error {
+	return &Error{Code: c, Index: -1, Msg: fmt.Sprintf(format, args...)}
+}

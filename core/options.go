@@ -1,0 +1,65 @@
+package core
+
+// Defaults for Options fields left at zero.
+const (
+	DefaultReplayBufferSize  = 10_000
+	DefaultReplayBufferBytes = 64 << 20
+	DefaultMaxValueBytes     = 1 << 20
+	DefaultMaxDataBytes      = 1 << 30
+
+	// MaxTypeBytes and MaxIDBytes bound the two parts of a key.
+	MaxTypeBytes = 256
+	MaxIDBytes   = 1024
+
+	// MaxValueLimit is the largest MaxValueBytes a store accepts.
+	MaxValueLimit = 64 << 20
+	// MaxDataLimit is the largest MaxDataBytes a store accepts: guest
+	// memory is 4 GiB, and the garbage collector needs room to work.
+	MaxDataLimit = 1536 << 20
+
+	// actorOverhead approximates the bytes an actor costs beyond its key
+	// and value: the struct, its slot in the tree and allocator rounding.
+	actorOverhead = 80
+	// eventOverhead approximates the fixed bytes of one retained event.
+	eventOverhead = 96
+)
+
+// Options configure a Store. Zero fields take the defaults above.
+type Options struct {
+	// ReplayBufferSize is how many events the change feed retains.
+	ReplayBufferSize int
+	// ReplayBufferBytes bounds the bytes retained events account for.
+	ReplayBufferBytes int64
+	// MaxValueBytes is the largest value accepted.
+	MaxValueBytes int
+	// MaxDataBytes bounds the bytes actors account for (keys, values and
+	// per-actor overhead); writes past it fail with StoreFull.
+	MaxDataBytes int64
+}
+
+// Normalize fills defaults and reports options out of range.
+func (o Options) Normalize() (Options, *Error) {
+	if o.ReplayBufferSize == 0 {
+		o.ReplayBufferSize = DefaultReplayBufferSize
+	}
+	if o.ReplayBufferBytes == 0 {
+		o.ReplayBufferBytes = DefaultReplayBufferBytes
+	}
+	if o.MaxValueBytes == 0 {
+		o.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if o.MaxDataBytes == 0 {
+		o.MaxDataBytes = DefaultMaxDataBytes
+	}
+	switch {
+	case o.ReplayBufferSize < 1 || o.ReplayBufferSize > 10_000_000:
+		return o, errorf(InvalidArgument, "invalid options: ReplayBufferSize %d not in 1..10000000", o.ReplayBufferSize)
+	case o.ReplayBufferBytes < 1 || o.ReplayBufferBytes > MaxDataLimit:
+		return o, errorf(InvalidArgument, "invalid options: ReplayBufferBytes %d not in 1..%d", o.ReplayBufferBytes, MaxDataLimit)
+	case o.MaxValueBytes < 1 || o.MaxValueBytes > MaxValueLimit:
+		return o, errorf(InvalidArgument, "invalid options: MaxValueBytes %d not in 1..%d", o.MaxValueBytes, MaxValueLimit)
+	case o.MaxDataBytes < 1 || o.MaxDataBytes > MaxDataLimit:
+		return o, errorf(InvalidArgument, "invalid options: MaxDataBytes %d not in 1..%d", o.MaxDataBytes, MaxDataLimit)
+	}
+	return o, nil
+}

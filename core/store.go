@@ -1,0 +1,202 @@
+// Package core is the Actor Store itself: typed actors in a copy-on-write
+// B-tree and a sequenced change feed. It is pure Go with no clock, no
+// goroutines and no I/O, so the same operations always produce the same
+// state and the same events; hosts pass every mutation's timestamp in.
+//
+// A Store is not safe for concurrent use; hosts serialize calls.
+// Value slices passed in are retained and must not be modified afterwards;
+// slices handed out are shared and must be treated as read-only.
+package core
+
+import (
+	"unicode/utf8"
+
+	"github.com/tidwall/btree"
+)
+
+// Actor is one record: a key (Type, ID), an opaque CBOR value and a version.
+type Actor struct {
+	Type, ID string
+	Value    []byte
+	Version  uint64
+}
+
+// Result describes one applied operation.
+type Result struct {
+	// Actor is the written actor, or for a delete the removed one.
+	Actor Actor
+	// Found is false only for a delete of an absent actor.
+	Found bool
+	// Sequence is the event's sequence number, 0 when no event was made.
+	Sequence uint64
+}
+
+// Store holds actors and the change feed.
+type Store struct {
+	opts    Options
+	tree    *btree.BTreeG[*Actor]
+	types   map[string]string // interned actor types
+	data    int64             // bytes accounted to actors
+	feed    feed
+	pending []Event // events of the operation being applied
+	key     Actor   // scratch lookup key
+}
+
+func lessActor(a, b *Actor) bool {
+	if a.Type != b.Type {
+		return a.Type < b.Type
+	}
+	return a.ID < b.ID
+}
+
+func newTree() *btree.BTreeG[*Actor] {
+	return btree.NewBTreeGOptions(lessActor, btree.Options{NoLocks: true})
+}
+
+// New returns an empty store, or an InvalidArgument error for bad options.
+func New(o Options) (*Store, *Error) {
+	o, err := o.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{opts: o, tree: newTree(), types: map[string]string{}}
+	s.feed.init(o.ReplayBufferSize, o.ReplayBufferBytes)
+	return s, nil
+}
+
+// Options returns the normalized options the store runs with.
+func (s *Store) Options() Options { return s.opts }
+
+// CheckKey validates an actor type and id.
+func CheckKey(typ, id string) *Error {
+	switch {
+	case typ == "":
+		return errorf(InvalidKey, "invalid key: empty actor type")
+	case id == "":
+		return errorf(InvalidKey, "invalid key: empty actor id")
+	case len(typ) > MaxTypeBytes:
+		return errorf(InvalidKey, "invalid key: actor type is %d bytes, more than %d", len(typ), MaxTypeBytes)
+	case len(id) > MaxIDBytes:
+		return errorf(InvalidKey, "invalid key: actor id is %d bytes, more than %d", len(id), MaxIDBytes)
+	case !utf8.ValidString(typ):
+		return errorf(InvalidKey, "invalid key: actor type is not valid UTF-8")
+	case !utf8.ValidString(id):
+		return errorf(InvalidKey, "invalid key: actor id is not valid UTF-8")
+	}
+	return nil
+}
+
+func (s *Store) checkValue(v []byte) *Error {
+	if len(v) > s.opts.MaxValueBytes {
+		return errorf(ValueTooLarge, "value too large: %d bytes, limit %d", len(v), s.opts.MaxValueBytes)
+	}
+	return CheckValue(v)
+}
+
+func (s *Store) lookup(t *btree.BTreeG[*Actor], typ, id string) (*Actor, bool) {
+	s.key.Type, s.key.ID = typ, id
+	a, ok := t.Get(&s.key)
+	s.key.Type, s.key.ID = "", ""
+	return a, ok
+}
+
+// Get returns the actor stored under (typ, id).
+func (s *Store) Get(typ, id string) (Actor, bool) {
+	a, ok := s.lookup(s.tree, typ, id)
+	if !ok {
+		return Actor{}, false
+	}
+	return *a, true
+}
+
+// Len returns the number of actors.
+func (s *Store) Len() int { return s.tree.Len() }
+
+// Scan calls fn for each actor of type typ with an id greater than after,
+// in id order, until fn returns false.
+func (s *Store) Scan(typ, after string, fn func(*Actor) bool) {
+	pivot := &Actor{Type: typ, ID: after}
+	s.tree.Ascend(pivot, func(a *Actor) bool {
+		if a.Type != typ {
+			return false
+		}
+		if a.ID == after {
+			return true
+		}
+		return fn(a)
+	})
+}
+
+// GetAll returns every actor of type typ, ordered by id.
+func (s *Store) GetAll(typ string) []Actor {
+	var out []Actor
+	s.Scan(typ, "", func(a *Actor) bool {
+		out = append(out, *a)
+		return true
+	})
+	return out
+}
+
+// Insert creates (typ, id) at version 0.
+func (s *Store) Insert(typ, id string, value []byte, ts int64) (Result, *Error) {
+	return s.Apply(&Op{Kind: KindInsert, Type: typ, ID: id, Value: value}, ts)
+}
+
+// Update replaces the value of (typ, id) and increments its version.
+func (s *Store) Update(typ, id string, value []byte, ts int64) (Result, *Error) {
+	return s.Apply(&Op{Kind: KindUpdate, Type: typ, ID: id, Value: value}, ts)
+}
+
+// UpdateVersioned updates (typ, id) only if its version is expected.
+func (s *Store) UpdateVersioned(typ, id string, value []byte, expected uint64, ts int64) (Result, *Error) {
+	return s.Apply(&Op{Kind: KindUpdateVersioned, Type: typ, ID: id, Value: value, Expected: expected}, ts)
+}
+
+// Delete removes (typ, id); Found is false, and no event is made, when it
+// was absent.
+func (s *Store) Delete(typ, id string, ts int64) (Result, *Error) {
+	return s.Apply(&Op{Kind: KindDelete, Type: typ, ID: id}, ts)
+}
+
+// Apply applies one write operation. It validates everything before it
+// changes anything, so a failure leaves the store as it was.
+func (s *Store) Apply(op *Op, ts int64) (Result, *Error) {
+	t := txn{s: s, tree: s.tree, data: s.data, seq: s.feed.seq}
+	res, err := t.apply(op, ts)
+	if err != nil {
+		return Result{}, err
+	}
+	s.commit(&t)
+	return res, nil
+}
+
+func (s *Store) commit(t *txn) {
+	s.tree, s.data = t.tree, t.data
+	for i := range s.pending {
+		s.feed.push(s.pending[i])
+		s.pending[i] = Event{}
+	}
+	s.pending = s.pending[:0]
+}
+
+// Stats describe the store and its feed.
+type Stats struct {
+	TotalEvents     uint64 // events ever made
+	CurrentSequence uint64 // sequence of the newest event, 0 if none
+	OldestSequence  uint64 // oldest retained event; CurrentSequence+1 if none
+	ReplayEvents    uint64 // events retained
+	ReplayBytes     uint64 // bytes the retained events account for
+	EventsDropped   uint64 // events evicted from the replay buffer
+	Actors          uint64 // actors held
+	DataBytes       uint64 // bytes the actors account for
+}
+
+// Stats returns current statistics.
+func (s *Store) Stats() Stats {
+	f := &s.feed
+	return Stats{
+		TotalEvents: f.seq, CurrentSequence: f.seq, OldestSequence: f.oldest(),
+		ReplayEvents: uint64(f.n), ReplayBytes: uint64(f.bytes), EventsDropped: f.dropped,
+		Actors: uint64(s.tree.Len()), DataBytes: uint64(s.data),
+	}
+}

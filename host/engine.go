@@ -1,0 +1,103 @@
+package host
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/actorstore/actorstore/core"
+)
+
+// engine is what Store drives: the core in-process or inside the wasm
+// module. Calls are serialized by Store. Byte slices and strings returned
+// belong to the caller.
+type engine interface {
+	apply(op *core.Op, ts int64) (core.Result, *core.Error)
+	get(typ, id string) (core.Actor, bool, *core.Error)
+	// scan returns actors of typ after the id after, up to about maxBytes,
+	// and whether more remain.
+	scan(typ, after string, maxBytes int) ([]core.Actor, bool, *core.Error)
+	changes(since uint64, f core.Filter, limit, maxBytes int) (core.Page, *core.Error)
+	sequenceAtTime(ts int64) (uint64, *core.Error)
+	batch(ops []core.Op, ts int64) ([]core.Result, *core.Error)
+	stats() (core.Stats, *core.Error)
+	close(ctx context.Context) error
+}
+
+// nativeEngine runs the core directly. It copies values on the way out so
+// that callers cannot reach the stored bytes, as the wasm engine cannot.
+type nativeEngine struct{ s *core.Store }
+
+var _ engine = (*nativeEngine)(nil)
+
+func newNative(o core.Options) (*nativeEngine, *core.Error) {
+	s, err := core.New(o)
+	if err != nil {
+		return nil, err
+	}
+	return &nativeEngine{s: s}, nil
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return bytes.Clone(b)
+}
+
+func (n *nativeEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
+	r, err := n.s.Apply(op, ts)
+	if op.Kind == core.KindDelete {
+		r.Actor.Value = clone(r.Actor.Value)
+	}
+	return r, err
+}
+
+func (n *nativeEngine) get(typ, id string) (core.Actor, bool, *core.Error) {
+	a, ok := n.s.Get(typ, id)
+	a.Value = clone(a.Value)
+	return a, ok, nil
+}
+
+func (n *nativeEngine) scan(typ, after string, maxBytes int) ([]core.Actor, bool, *core.Error) {
+	var out []core.Actor
+	size, more := 0, false
+	n.s.Scan(typ, after, func(a *core.Actor) bool {
+		if len(out) > 0 && size >= maxBytes {
+			more = true
+			return false
+		}
+		out = append(out, core.Actor{Type: a.Type, ID: a.ID, Value: clone(a.Value), Version: a.Version})
+		size += len(a.ID) + len(a.Value) + 16
+		return true
+	})
+	return out, more, nil
+}
+
+func (n *nativeEngine) changes(since uint64, f core.Filter, limit, maxBytes int) (core.Page, *core.Error) {
+	var p core.Page
+	next, err := n.s.ScanChanges(since, f, limit, int64(maxBytes), func(e *core.Event) {
+		c := *e
+		c.Prev, c.New = clone(e.Prev), clone(e.New)
+		p.Events = append(p.Events, c)
+	})
+	p.Next = next
+	return p, err
+}
+
+func (n *nativeEngine) sequenceAtTime(ts int64) (uint64, *core.Error) {
+	return n.s.SequenceAtTime(ts), nil
+}
+
+func (n *nativeEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error) {
+	rs, err := n.s.Batch(ops, ts)
+	for i := range rs {
+		if ops[i].Kind == core.KindDelete {
+			rs[i].Actor.Value = clone(rs[i].Actor.Value)
+		}
+	}
+	return rs, err
+}
+
+func (n *nativeEngine) stats() (core.Stats, *core.Error) { return n.s.Stats(), nil }
+
+func (n *nativeEngine) close(context.Context) error { return nil }

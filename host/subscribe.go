@@ -1,0 +1,189 @@
+package host
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/actorstore/actorstore/core"
+)
+
+// StartPosition says where a subscription starts reading.
+type StartPosition struct {
+	kind startKind
+	seq  uint64
+	t    time.Time
+}
+
+type startKind uint8
+
+const (
+	startBeginning startKind = iota
+	startSequence
+	startNow
+	startTime
+)
+
+// FromBeginning starts at the oldest retained event.
+func FromBeginning() StartPosition { return StartPosition{kind: startBeginning} }
+
+// FromSequence starts at event n: Subscribe fails with ErrCompacted if it
+// was evicted.
+func FromSequence(n uint64) StartPosition { return StartPosition{kind: startSequence, seq: n} }
+
+// FromNow starts after the newest event: only changes made from now on.
+func FromNow() StartPosition { return StartPosition{kind: startNow} }
+
+// FromTime starts at the first retained event with a timestamp at or after
+// t (or at the next new event when there is none).
+func FromTime(t time.Time) StartPosition { return StartPosition{kind: startTime, t: t} }
+
+// SubscriptionOptions configure Subscribe. The zero value reads every
+// retained event, then new ones.
+type SubscriptionOptions struct {
+	Start  StartPosition
+	Filter Filter
+}
+
+// Subscription reads change events in order, exactly once each. Next is
+// for one goroutine at a time; Close may be called from any.
+//
+// A subscription holds no events of its own: it reads the store's replay
+// buffer through Changes, so it never slows writers down. One that falls
+// more than ReplayBufferSize events behind gets ErrCompacted.
+type Subscription struct {
+	s      *Store
+	filter core.Filter
+	cursor uint64
+	buf    []ChangeEvent
+	err    error // sticky: compaction ends a subscription
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// subscriptionBatch is how many events Next fetches per round trip.
+const subscriptionBatch = 256
+
+// Subscribe starts a subscription. Close it when done.
+func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscription, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	st, cerr := s.eng.stats()
+	if cerr != nil {
+		return nil, mapError(cerr)
+	}
+	sub := &Subscription{s: s, filter: o.Filter.core(), done: make(chan struct{})}
+	switch o.Start.kind {
+	case startBeginning:
+		sub.cursor = st.OldestSequence - 1
+	case startSequence:
+		n := max(o.Start.seq, 1)
+		if n < st.OldestSequence && n <= st.CurrentSequence {
+			return nil, mapError(&core.Error{Code: core.Compacted, Index: -1, Requested: n, Oldest: st.OldestSequence,
+				Msg: "compacted: subscription start " + itoa(n) + " was evicted, oldest retained is " + itoa(st.OldestSequence)})
+		}
+		sub.cursor = n - 1
+	case startNow:
+		sub.cursor = st.CurrentSequence
+	case startTime:
+		seq, cerr := s.eng.sequenceAtTime(o.Start.t.UnixNano())
+		if cerr != nil {
+			return nil, mapError(cerr)
+		}
+		sub.cursor = seq - 1
+	}
+	s.subs++
+	return sub, nil
+}
+
+func itoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		if v /= 10; v == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// Next returns the next matching event, waiting for one until ctx is done.
+//
+// # Errors
+//
+// ErrCompacted (a *CompactedError) once the subscription fell out of the
+// replay buffer, and from then on; ErrClosed after Close of the
+// subscription or the store; ctx.Err() when ctx ends first.
+func (sub *Subscription) Next(ctx context.Context) (ChangeEvent, error) {
+	for {
+		if len(sub.buf) > 0 {
+			ev := sub.buf[0]
+			sub.buf[0] = ChangeEvent{}
+			sub.buf = sub.buf[1:]
+			return ev, nil
+		}
+		if sub.err != nil {
+			return ChangeEvent{}, sub.err
+		}
+		wake, err := sub.fetch(ctx)
+		if err != nil {
+			return ChangeEvent{}, err
+		}
+		if wake == nil {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-sub.done:
+			return ChangeEvent{}, ErrClosed
+		case <-sub.s.done:
+			return ChangeEvent{}, ErrClosed
+		case <-ctx.Done():
+			return ChangeEvent{}, ctx.Err()
+		}
+	}
+}
+
+// fetch reads the next page into buf, or returns the channel the next
+// commit closes when there was nothing to read.
+func (sub *Subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
+	select {
+	case <-sub.done:
+		return nil, ErrClosed
+	default:
+	}
+	s := sub.s
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	p, err := s.changesLocked(sub.cursor, sub.filter, subscriptionBatch)
+	if err != nil {
+		sub.err = err
+		return nil, err
+	}
+	sub.cursor = p.Next
+	if len(p.Events) > 0 {
+		sub.buf = p.Events
+		return nil, nil
+	}
+	// No match means the scan reached the newest event: wait for more.
+	s.waiting = true
+	return s.wake, nil
+}
+
+// Close ends the subscription; a Next waiting in another goroutine returns
+// ErrClosed. Closing twice is harmless.
+func (sub *Subscription) Close() error {
+	sub.closeOnce.Do(func() {
+		close(sub.done)
+		sub.s.mu.Lock()
+		sub.s.subs--
+		sub.s.mu.Unlock()
+	})
+	return nil
+}

@@ -1,0 +1,342 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/actorstore/actorstore/core"
+	"github.com/actorstore/actorstore/internal/abi"
+)
+
+// moduleBytes is the committed module, built by ./build.sh wasm.
+//
+//go:embed actorstore.wasm
+var moduleBytes []byte
+
+// ModuleBytes returns the embedded WebAssembly module, the same file the JS
+// package loads.
+func ModuleBytes() []byte { return moduleBytes }
+
+// compiled is a wazero runtime holding the compiled module; one per
+// compilation cache directory, shared by every Open in the process.
+type compiled struct {
+	once sync.Once
+	rt   wazero.Runtime
+	mod  wazero.CompiledModule
+	err  error
+}
+
+var compiledByDir sync.Map // cache dir → *compiled
+
+func compile(ctx context.Context, dir string) (*compiled, error) {
+	v, _ := compiledByDir.LoadOrStore(dir, &compiled{})
+	c := v.(*compiled)
+	c.once.Do(func() { c.err = c.init(ctx, dir) })
+	return c, c.err
+}
+
+func (c *compiled) init(ctx context.Context, dir string) error {
+	cfg := wazero.NewRuntimeConfig()
+	if dir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return fmt.Errorf("actorstore: compilation cache %q: %w", dir, err)
+		}
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	// Context cancellation is checked between calls, never inside one: a
+	// call interrupted half-way would leave the guest unusable.
+	rt := wazero.NewRuntimeWithConfig(context.WithoutCancel(ctx), cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return fmt.Errorf("actorstore: instantiate WASI: %w", err)
+	}
+	mod, err := rt.CompileModule(ctx, moduleBytes)
+	if err != nil {
+		rt.Close(ctx)
+		return fmt.Errorf("actorstore: compile module: %w", err)
+	}
+	c.rt, c.mod = rt, mod
+	return nil
+}
+
+// wasmEngine drives one instance of the module.
+type wasmEngine struct {
+	mod   api.Module
+	mem   api.Memory
+	stack []uint64
+	in    uint32 // address of the guest's input buffer
+	inCap uint32
+	req   []byte // batch request scratch
+	dead  error  // set once the guest trapped: its state is gone
+
+	fInputBuffer, fInsert, fUpdate, fUpdateVersioned, fDelete, fGet, fGetAll,
+	fChanges, fSequenceAtTime, fBatch, fStats api.Function
+}
+
+var _ engine = (*wasmEngine)(nil)
+
+func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, error) {
+	c, err := compile(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).
+		WithStderr(os.Stderr).WithStdout(os.Stderr)
+	mod, err := c.rt.InstantiateModule(context.WithoutCancel(ctx), c.mod, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("actorstore: instantiate module: %w", err)
+	}
+	e := &wasmEngine{mod: mod, mem: mod.Memory(), stack: make([]uint64, 8)}
+	for _, f := range []struct {
+		fn   *api.Function
+		name string
+	}{
+		{&e.fInputBuffer, "input_buffer"}, {&e.fInsert, "insert"}, {&e.fUpdate, "update"},
+		{&e.fUpdateVersioned, "update_versioned"}, {&e.fDelete, "delete"}, {&e.fGet, "get"},
+		{&e.fGetAll, "get_all"}, {&e.fChanges, "changes"}, {&e.fSequenceAtTime, "sequence_at_time"},
+		{&e.fBatch, "batch"}, {&e.fStats, "stats"},
+	} {
+		if *f.fn = mod.ExportedFunction(f.name); *f.fn == nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("actorstore: module does not export %s", f.name)
+		}
+	}
+	if v, err := e.call(mod.ExportedFunction("abi_version")); err != nil || v != abi.Version {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("actorstore: module ABI version %d, host speaks %d (%v)", v, abi.Version, err)
+	}
+	_, cerr := e.result(e.call(mod.ExportedFunction("configure"), uint64(o.ReplayBufferSize),
+		uint64(o.ReplayBufferBytes), uint64(o.MaxValueBytes), uint64(o.MaxDataBytes)))
+	if cerr != nil {
+		mod.Close(ctx)
+		return nil, mapError(cerr)
+	}
+	return e, nil
+}
+
+// trapError marks a failed call into the guest: its state is lost.
+type trapError struct{ err error }
+
+func (t *trapError) Error() string { return "actorstore: wasm guest trapped: " + t.err.Error() }
+
+// call invokes fn with params and returns its one result.
+func (e *wasmEngine) call(fn api.Function, params ...uint64) (uint64, error) {
+	if e.dead != nil {
+		return 0, e.dead
+	}
+	if fn == nil {
+		return 0, &trapError{fmt.Errorf("missing export")}
+	}
+	s := append(e.stack[:0], params...)
+	s = s[:max(len(s), 1)]
+	if err := fn.CallWithStack(context.Background(), s); err != nil {
+		e.dead = &trapError{err}
+		return 0, e.dead
+	}
+	return s[0], nil
+}
+
+// result copies a packed result out of guest memory and checks its code.
+// The returned reader's strings and slices alias that private copy.
+func (e *wasmEngine) result(packed uint64, err error) (*abi.Reader, *core.Error) {
+	if err != nil {
+		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: err.Error()[len("actorstore: "):]}
+	}
+	ptr, n := abi.Unpack(packed)
+	view, ok := e.mem.Read(ptr, n)
+	if !ok || n == 0 {
+		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprintf("result out of range: %d bytes at %d", n, ptr)}
+	}
+	r := abi.NewReader(append([]byte(nil), view...))
+	if code := core.Code(r.U8()); code != core.OK {
+		return nil, r.ReadError(code)
+	}
+	return r, nil
+}
+
+// input returns a view of n bytes of the guest's input buffer to write
+// the request into; it is valid until the next call into the guest.
+func (e *wasmEngine) input(n uint64) ([]byte, *core.Error) {
+	if n > abi.MaxRequestBytes {
+		return nil, &core.Error{Code: core.InvalidArgument, Index: -1,
+			Msg: fmt.Sprintf("invalid argument: request of %d bytes exceeds %d", n, abi.MaxRequestBytes)}
+	}
+	if uint32(n) > e.inCap || e.in == 0 {
+		p, err := e.call(e.fInputBuffer, n)
+		if err != nil || p == 0 {
+			return nil, &core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprintf("input buffer of %d bytes refused (%v)", n, err)}
+		}
+		e.in, e.inCap = uint32(p), uint32(max(n, 4096))
+	}
+	v, ok := e.mem.Read(e.in, uint32(n))
+	if !ok {
+		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: "input buffer out of range"}
+	}
+	return v, nil
+}
+
+// put writes strings and bytes back to back into the input buffer.
+func (e *wasmEngine) put(a, b string, c []byte) *core.Error {
+	v, err := e.input(uint64(len(a)) + uint64(len(b)) + uint64(len(c)))
+	if err != nil {
+		return err
+	}
+	copy(v[copy(v, a)+copy(v[len(a):], b):], c)
+	return nil
+}
+
+func (e *wasmEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
+	if err := e.put(op.Type, op.ID, op.Value); err != nil {
+		return core.Result{}, err
+	}
+	tl, il, vl := uint64(len(op.Type)), uint64(len(op.ID)), uint64(len(op.Value))
+	var packed uint64
+	var cerr error
+	switch op.Kind {
+	case core.KindInsert:
+		packed, cerr = e.call(e.fInsert, tl, il, vl, uint64(ts))
+	case core.KindUpdate:
+		packed, cerr = e.call(e.fUpdate, tl, il, vl, uint64(ts))
+	case core.KindUpdateVersioned:
+		packed, cerr = e.call(e.fUpdateVersioned, tl, il, vl, op.Expected, uint64(ts))
+	case core.KindDelete:
+		packed, cerr = e.call(e.fDelete, tl, il, uint64(ts))
+		r, err := e.result(packed, cerr)
+		if err != nil {
+			return core.Result{}, err
+		}
+		res := readResult(r, true)
+		res.Actor.Type, res.Actor.ID = op.Type, op.ID
+		return res, r.Err()
+	default:
+		return core.Result{}, &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid operation kind"}
+	}
+	r, err := e.result(packed, cerr)
+	if err != nil {
+		return core.Result{}, err
+	}
+	res := core.Result{Actor: core.Actor{Type: op.Type, ID: op.ID, Value: op.Value}, Found: true}
+	res.Actor.Version, res.Sequence = r.U64(), r.U64()
+	return res, r.Err()
+}
+
+// readResult decodes a delete or batch result.
+func readResult(r *abi.Reader, withValue bool) core.Result {
+	var res core.Result
+	res.Found = r.U8() == 1
+	res.Actor.Version, res.Sequence = r.U64(), r.U64()
+	v := r.Bytes(r.U32())
+	if withValue && res.Found {
+		res.Actor.Value = v
+	}
+	return res
+}
+
+func (e *wasmEngine) get(typ, id string) (core.Actor, bool, *core.Error) {
+	if err := e.put(typ, id, nil); err != nil {
+		return core.Actor{}, false, err
+	}
+	r, err := e.result(e.call(e.fGet, uint64(len(typ)), uint64(len(id))))
+	if err != nil || r.U8() == 0 {
+		return core.Actor{}, false, err
+	}
+	a := core.Actor{Type: typ, ID: id, Version: r.U64()}
+	a.Value = r.Bytes(r.U32())
+	return a, true, r.Err()
+}
+
+func (e *wasmEngine) scan(typ, after string, maxBytes int) ([]core.Actor, bool, *core.Error) {
+	if err := e.put(typ, after, nil); err != nil {
+		return nil, false, err
+	}
+	r, err := e.result(e.call(e.fGetAll, uint64(len(typ)), uint64(len(after)), uint64(maxBytes)))
+	if err != nil {
+		return nil, false, err
+	}
+	more, n := r.U8() == 1, r.U32()
+	out := make([]core.Actor, 0, min(n, uint32(r.Len()/16)))
+	for i := uint32(0); i < n; i++ {
+		a := core.Actor{Type: typ, Version: r.U64()}
+		il, vl := r.U32(), r.U32()
+		a.ID, a.Value = r.String(il), r.Bytes(vl)
+		out = append(out, a)
+	}
+	return out, more, r.Err()
+}
+
+func (e *wasmEngine) changes(since uint64, f core.Filter, limit, maxBytes int) (core.Page, *core.Error) {
+	if err := e.put(f.Type, f.IDPrefix, nil); err != nil {
+		return core.Page{}, err
+	}
+	r, err := e.result(e.call(e.fChanges, since, uint64(limit), uint64(len(f.Type)), uint64(len(f.IDPrefix)), uint64(maxBytes)))
+	if err != nil {
+		return core.Page{}, err
+	}
+	p := core.Page{Next: r.U64()}
+	n := r.U32()
+	p.Events = make([]core.Event, 0, min(n, uint32(r.Len()/abi.EventHeader)))
+	for i := uint32(0); i < n; i++ {
+		p.Events = append(p.Events, r.ReadEvent())
+	}
+	return p, r.Err()
+}
+
+func (e *wasmEngine) sequenceAtTime(ts int64) (uint64, *core.Error) {
+	v, err := e.call(e.fSequenceAtTime, uint64(ts))
+	if err != nil {
+		return 0, &core.Error{Code: core.Internal, Index: -1, Msg: err.Error()}
+	}
+	return v, nil
+}
+
+func (e *wasmEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error) {
+	e.req = e.req[:0]
+	for i := range ops {
+		e.req = abi.AppendOp(e.req, &ops[i])
+	}
+	v, err := e.input(uint64(len(e.req)))
+	if err != nil {
+		return nil, err
+	}
+	copy(v, e.req)
+	if cap(e.req) > 1<<20 {
+		e.req = nil // do not pin a big request
+	}
+	r, err := e.result(e.call(e.fBatch, uint64(len(ops)), uint64(len(v)), uint64(ts)))
+	if err != nil {
+		return nil, err
+	}
+	if n := r.U32(); int(n) != len(ops) {
+		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprintf("batch returned %d results for %d operations", n, len(ops))}
+	}
+	out := make([]core.Result, len(ops))
+	for i := range out {
+		out[i] = readResult(r, ops[i].Kind == core.KindDelete)
+		out[i].Actor.Type, out[i].Actor.ID = ops[i].Type, ops[i].ID
+		if ops[i].Kind != core.KindDelete {
+			out[i].Actor.Value = ops[i].Value
+		}
+	}
+	return out, r.Err()
+}
+
+func (e *wasmEngine) stats() (core.Stats, *core.Error) {
+	r, err := e.result(e.call(e.fStats))
+	if err != nil {
+		return core.Stats{}, err
+	}
+	st := r.ReadStats()
+	return st, r.Err()
+}
+
+func (e *wasmEngine) close(ctx context.Context) error { return e.mod.Close(ctx) }

@@ -1,0 +1,94 @@
+// Command wasm is the Actor Store WebAssembly module: a wasip1 reactor whose
+// //go:wasmexport functions decode ABI arguments, call the core and encode
+// results. wasm/ABI.md documents every export byte for byte.
+//
+// Build it with ./build.sh wasm (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared).
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+	"unsafe"
+
+	"github.com/actorstore/actorstore/core"
+	"github.com/actorstore/actorstore/internal/abi"
+)
+
+var (
+	store *core.Store
+	in    []byte // the input buffer hosts write requests into
+	out   []byte // the result of the latest call
+)
+
+func init() {
+	// The garbage collector works harder, rather than growing memory, as
+	// the heap nears what wasm32 can address.
+	debug.SetMemoryLimit(3 << 30)
+	store, _ = core.New(core.Options{})
+}
+
+func main() {}
+
+func ptr(b []byte) uint32 {
+	if cap(b) == 0 {
+		return 0
+	}
+	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+}
+
+// result returns the out buffer packed for the host.
+func result() uint64 { return abi.Pack(ptr(out), uint32(len(out))) }
+
+func fail(err *core.Error) uint64 {
+	out = abi.AppendError(out[:0], err)
+	return result()
+}
+
+// guard turns a panic into an Internal error result: no input may trap.
+func guard(res *uint64) {
+	if r := recover(); r != nil {
+		*res = fail(&core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprint("internal error: ", r)})
+	}
+}
+
+// ok starts a successful result.
+func ok() { out = append(out[:0], byte(core.OK)) }
+
+func u32(v uint32) { out = le.AppendUint32(out, v) }
+func u64(v uint64) { out = le.AppendUint64(out, v) }
+
+var le = abi.LE
+
+// fit checks that arguments of total bytes fit in the input buffer.
+func fit(total uint64) *core.Error {
+	if total > uint64(len(in)) {
+		return &core.Error{Code: core.InvalidArgument, Index: -1,
+			Msg: fmt.Sprintf("invalid argument: %d bytes of arguments, input buffer holds %d", total, len(in))}
+	}
+	return nil
+}
+
+// view returns a string aliasing b, for lookups only: never stored.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+//go:wasmexport abi_version
+func abiVersion() uint32 { return abi.Version }
+
+// input_buffer makes the input buffer hold at least size bytes and returns
+// its address, or 0 when size is more than abi.MaxRequestBytes.
+//
+//go:wasmexport input_buffer
+func inputBuffer(size uint32) (res uint32) {
+	defer func() {
+		if recover() != nil {
+			res = 0
+		}
+	}()
+	if size > abi.MaxRequestBytes {
+		return 0
+	}
+	if size > uint32(len(in)) || len(in) == 0 {
+		in = make([]byte, max(size, 4096))
+	}
+	return ptr(in)
+}
