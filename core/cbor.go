@@ -1,36 +1,10 @@
 package core
 
-import (
-	"encoding/binary"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // MaxNesting is the deepest nesting of arrays, maps and tags a value may
 // have. Decoders on every host recurse; this keeps them safe.
 const MaxNesting = 512
-
-// CheckValue reports whether b is exactly one well-formed CBOR data item
-// (RFC 8949 §5.3.1 and Appendix C) whose text strings are valid UTF-8 and
-// whose nesting is at most MaxNesting. It never recurses and never panics.
-func CheckValue(b []byte) *Error {
-	if len(b) == 0 {
-		return errorf(InvalidValue, "invalid value: empty")
-	}
-	c := cborChecker{b: b}
-	if err := c.item(); err != nil {
-		return err
-	}
-	if c.off != len(b) {
-		return errorf(InvalidValue, "invalid value: %d trailing bytes after the CBOR item", len(b)-c.off)
-	}
-	return nil
-}
-
-type cborChecker struct {
-	b     []byte
-	off   int
-	stack []frame
-}
 
 // frame is an open array, map or tag: left counts the items still due
 // (definite), or seen counts the items read so far (indefinite).
@@ -41,177 +15,187 @@ type frame struct {
 	isMap bool
 }
 
-func (c *cborChecker) fail(why string) *Error {
-	return errorf(InvalidValue, "invalid value: %s at byte %d", why, c.off)
-}
-
-// head reads an initial byte and its argument.
-func (c *cborChecker) head() (major byte, ai byte, arg uint64, err *Error) {
-	if c.off >= len(c.b) {
-		return 0, 0, 0, c.fail("unexpected end")
+// CheckValue reports whether b is exactly one well-formed CBOR data item
+// (RFC 8949 §5.3.1 and Appendix C) whose text strings are valid UTF-8 and
+// whose nesting is at most MaxNesting. It never recurses and never panics.
+//
+// It is one flat loop on purpose: in the wasm guest every function call
+// is expensive, and values are checked on every write.
+func CheckValue(b []byte) *Error {
+	if len(b) == 0 {
+		return errorf(InvalidValue, "invalid value: empty")
 	}
-	ib := c.b[c.off]
-	c.off++
-	major, ai = ib>>5, ib&0x1f
-	var n int
-	switch {
-	case ai < 24:
-		return major, ai, uint64(ai), nil
-	case ai == 24:
-		n = 1
-	case ai == 25:
-		n = 2
-	case ai == 26:
-		n = 4
-	case ai == 27:
-		n = 8
-	case ai == 31:
-		return major, ai, 0, nil
-	default:
-		c.off--
-		return 0, 0, 0, c.fail("reserved additional information")
-	}
-	if len(c.b)-c.off < n {
-		return 0, 0, 0, c.fail("unexpected end")
-	}
-	p := c.b[c.off : c.off+n]
-	c.off += n
-	switch n {
-	case 1:
-		arg = uint64(p[0])
-	case 2:
-		arg = uint64(binary.BigEndian.Uint16(p))
-	case 4:
-		arg = uint64(binary.BigEndian.Uint32(p))
-	default:
-		arg = binary.BigEndian.Uint64(p)
-	}
-	return major, ai, arg, nil
-}
-
-func (c *cborChecker) str(major byte, n uint64) *Error {
-	if n > uint64(len(c.b)-c.off) {
-		return c.fail("string runs past the end")
-	}
-	s := c.b[c.off : c.off+int(n)]
-	c.off += int(n)
-	if major == 3 && !utf8.Valid(s) {
-		return c.fail("text string is not valid UTF-8")
-	}
-	return nil
-}
-
-// indefString checks the chunks of an indefinite-length string.
-func (c *cborChecker) indefString(major byte) *Error {
+	var buf [16]frame // enough for most values: no allocation
+	stack := buf[:0]
+	off, n := 0, len(b)
 	for {
-		if c.off >= len(c.b) {
-			return c.fail("unexpected end")
-		}
-		if c.b[c.off] == 0xff {
-			c.off++
-			return nil
-		}
-		m, ai, n, err := c.head()
-		if err != nil {
-			return err
-		}
-		if m != major || ai == 31 {
-			return c.fail("bad chunk in indefinite-length string")
-		}
-		if err := c.str(m, n); err != nil {
-			return err
-		}
-	}
-}
-
-// item checks one data item, nested items included, without recursion.
-func (c *cborChecker) item() *Error {
-	for {
-		closed := false
-		if n := len(c.stack); n > 0 {
-			top := &c.stack[n-1]
+		// One item is due: account for it in the innermost container, or
+		// close an indefinite container at its break byte.
+		if d := len(stack); d > 0 {
+			top := &stack[d-1]
 			if top.indef {
-				if c.off < len(c.b) && c.b[c.off] == 0xff {
+				if off < n && b[off] == 0xff {
 					if top.isMap && top.seen%2 == 1 {
-						return c.fail("indefinite-length map ends after a key")
+						return malformed("indefinite-length map ends after a key", off)
 					}
-					c.off++
-					c.stack = c.stack[:n-1]
-					closed = true
-				} else {
-					top.seen++
+					off++
+					stack = stack[:d-1]
+					stack = popDone(stack)
+					if len(stack) == 0 {
+						break
+					}
+					continue
 				}
+				top.seen++
 			} else {
 				top.left--
 			}
 		}
-		if !closed {
-			if err := c.one(); err != nil {
+		if off >= n {
+			return malformed("unexpected end", off)
+		}
+		start := off
+		ib := b[off]
+		off++
+		major, ai := ib>>5, ib&0x1f
+		var arg uint64
+		switch {
+		case ai < 24:
+			arg = uint64(ai)
+		case ai <= 27:
+			w := 1 << (ai - 24)
+			if n-off < w {
+				return malformed("unexpected end", off)
+			}
+			for _, c := range b[off : off+w] {
+				arg = arg<<8 | uint64(c)
+			}
+			off += w
+		case ai == 31:
+			switch major {
+			case 0, 1, 6:
+				return malformed("indefinite length on an integer or tag", start)
+			case 7:
+				return malformed("unexpected break", start)
+			}
+		default:
+			return malformed("reserved additional information", start)
+		}
+		switch major {
+		case 2, 3:
+			var err *Error
+			if ai == 31 {
+				off, err = indefString(b, off, major)
+			} else {
+				off, err = str(b, off, major, arg)
+			}
+			if err != nil {
 				return err
 			}
+		case 4, 5:
+			if len(stack) >= MaxNesting {
+				return malformed("nesting deeper than 512", start)
+			}
+			if ai == 31 {
+				stack = append(stack, frame{indef: true, isMap: major == 5})
+				continue
+			}
+			// Every item takes at least one byte: a longer count cannot fit.
+			rest := uint64(n - off)
+			if arg > rest || (major == 5 && arg*2 > rest) {
+				return malformed("container length runs past the end", start)
+			}
+			if major == 5 {
+				arg *= 2
+			}
+			if arg > 0 {
+				stack = append(stack, frame{left: arg})
+				continue
+			}
+		case 6:
+			if len(stack) >= MaxNesting {
+				return malformed("nesting deeper than 512", start)
+			}
+			stack = append(stack, frame{left: 1})
+			continue
+		case 7:
+			if ai == 24 && arg < 32 {
+				return malformed("two-byte simple value below 32", start)
+			}
 		}
-		for n := len(c.stack); n > 0 && !c.stack[n-1].indef && c.stack[n-1].left == 0; n-- {
-			c.stack = c.stack[:n-1]
-		}
-		if len(c.stack) == 0 {
-			return nil
+		stack = popDone(stack)
+		if len(stack) == 0 {
+			break
 		}
 	}
-}
-
-// one reads one data item's head; strings are consumed whole, containers
-// push a frame for their contents.
-func (c *cborChecker) one() *Error {
-	major, ai, arg, err := c.head()
-	if err != nil {
-		return err
-	}
-	switch major {
-	case 0, 1:
-		if ai == 31 {
-			c.off--
-			return c.fail("indefinite length on an integer")
-		}
-	case 2, 3:
-		if ai == 31 {
-			return c.indefString(major)
-		}
-		return c.str(major, arg)
-	case 4, 5:
-		if len(c.stack) >= MaxNesting {
-			return c.fail("nesting deeper than 512")
-		}
-		if ai == 31 {
-			c.stack = append(c.stack, frame{indef: true, isMap: major == 5})
-			return nil
-		}
-		// Every item takes at least one byte: a longer count cannot fit.
-		if arg > uint64(len(c.b)-c.off) || (major == 5 && arg*2 > uint64(len(c.b)-c.off)) {
-			return c.fail("container length runs past the end")
-		}
-		if major == 5 {
-			arg *= 2
-		}
-		if arg > 0 {
-			c.stack = append(c.stack, frame{left: arg})
-		}
-	case 6:
-		if ai == 31 {
-			c.off--
-			return c.fail("indefinite length on a tag")
-		}
-		if len(c.stack) >= MaxNesting {
-			return c.fail("nesting deeper than 512")
-		}
-		c.stack = append(c.stack, frame{left: 1})
-	case 7:
-		switch {
-		case ai == 24 && arg < 32:
-			return c.fail("two-byte simple value below 32")
-		case ai == 31:
-			c.off--
-			return c.fail("unexpected break")
-		}
+	if off != n {
+		return errorf(InvalidValue, "invalid value: %d trailing bytes after the CBOR item", n-off)
 	}
 	return nil
+}
+
+// popDone closes the definite containers whose items are all read.
+func popDone(stack []frame) []frame {
+	for d := len(stack); d > 0 && !stack[d-1].indef && stack[d-1].left == 0; d-- {
+		stack = stack[:d-1]
+	}
+	return stack
+}
+
+func malformed(why string, off int) *Error {
+	return errorf(InvalidValue, "invalid value: %s at byte %d", why, off)
+}
+
+// str skips a definite-length string of length l at off.
+func str(b []byte, off int, major byte, l uint64) (int, *Error) {
+	if l > uint64(len(b)-off) {
+		return off, malformed("string runs past the end", off)
+	}
+	end := off + int(l)
+	if major == 3 {
+		for _, c := range b[off:end] {
+			if c >= utf8.RuneSelf {
+				if !utf8.Valid(b[off:end]) {
+					return off, malformed("text string is not valid UTF-8", off)
+				}
+				break
+			}
+		}
+	}
+	return end, nil
+}
+
+// indefString skips the chunks of an indefinite-length string and its
+// break byte: each chunk a definite string of the same major type.
+func indefString(b []byte, off int, major byte) (int, *Error) {
+	for {
+		if off >= len(b) {
+			return off, malformed("unexpected end", off)
+		}
+		ib := b[off]
+		if ib == 0xff {
+			return off + 1, nil
+		}
+		if ib>>5 != major || ib&0x1f > 27 {
+			return off, malformed("bad chunk in indefinite-length string", off)
+		}
+		var l uint64
+		off++
+		if ai := ib & 0x1f; ai < 24 {
+			l = uint64(ai)
+		} else {
+			w := 1 << (ai - 24)
+			if len(b)-off < w {
+				return off, malformed("unexpected end", off)
+			}
+			for _, c := range b[off : off+w] {
+				l = l<<8 | uint64(c)
+			}
+			off += w
+		}
+		var err *Error
+		if off, err = str(b, off, major, l); err != nil {
+			return off, err
+		}
+	}
 }

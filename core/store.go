@@ -34,23 +34,13 @@ type Result struct {
 // Store holds actors and the change feed.
 type Store struct {
 	opts    Options
-	tree    *btree.BTreeG[*Actor]
+	tree    tree
 	types   map[string]string // interned actor types
 	data    int64             // bytes accounted to actors
 	feed    feed
-	pending []Event // events of the operation being applied
-	key     Actor   // scratch lookup key
-}
-
-func lessActor(a, b *Actor) bool {
-	if a.Type != b.Type {
-		return a.Type < b.Type
-	}
-	return a.ID < b.ID
-}
-
-func newTree() *btree.BTreeG[*Actor] {
-	return btree.NewBTreeGOptions(lessActor, btree.Options{NoLocks: true})
+	pending []Event        // events of the operation being applied
+	key     Actor          // scratch lookup key
+	hint    btree.PathHint // path of the latest lookup
 }
 
 // New returns an empty store, or an InvalidArgument error for bad options.
@@ -93,11 +83,10 @@ func (s *Store) checkValue(v []byte) *Error {
 	return CheckValue(v)
 }
 
-func (s *Store) lookup(t *btree.BTreeG[*Actor], typ, id string) (*Actor, bool) {
+// lookup finds (typ, id) in t, leaving its path in s.hint.
+func (s *Store) lookup(t tree, typ, id string) (*Actor, bool) {
 	s.key.Type, s.key.ID = typ, id
-	a, ok := t.Get(&s.key)
-	s.key.Type, s.key.ID = "", ""
-	return a, ok
+	return t.get(&s.key, &s.hint)
 }
 
 // Get returns the actor stored under (typ, id).
@@ -110,21 +99,12 @@ func (s *Store) Get(typ, id string) (Actor, bool) {
 }
 
 // Len returns the number of actors.
-func (s *Store) Len() int { return s.tree.Len() }
+func (s *Store) Len() int { return s.tree.len() }
 
 // Scan calls fn for each actor of type typ with an id greater than after,
 // in id order, until fn returns false.
 func (s *Store) Scan(typ, after string, fn func(*Actor) bool) {
-	pivot := &Actor{Type: typ, ID: after}
-	s.tree.Ascend(pivot, func(a *Actor) bool {
-		if a.Type != typ {
-			return false
-		}
-		if a.ID == after {
-			return true
-		}
-		return fn(a)
-	})
+	s.tree.scan(typ, after, fn)
 }
 
 // GetAll returns every actor of type typ, ordered by id.
@@ -197,6 +177,6 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		TotalEvents: f.seq, CurrentSequence: f.seq, OldestSequence: f.oldest(),
 		ReplayEvents: uint64(f.n), ReplayBytes: uint64(f.bytes), EventsDropped: f.dropped,
-		Actors: uint64(s.tree.Len()), DataBytes: uint64(s.data),
+		Actors: uint64(s.tree.len()), DataBytes: uint64(s.data),
 	}
 }

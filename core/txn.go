@@ -1,6 +1,6 @@
 package core
 
-import "github.com/tidwall/btree"
+import "strings"
 
 // Kind is the kind of a write operation.
 type Kind uint8
@@ -25,7 +25,7 @@ type Op struct {
 // numbers locally; Store.commit makes it visible.
 type txn struct {
 	s    *Store
-	tree *btree.BTreeG[*Actor]
+	tree tree
 	data int64
 	seq  uint64
 }
@@ -71,7 +71,7 @@ func (t *txn) apply(op *Op, ts int64) (Result, *Error) {
 		if !found {
 			return Result{}, nil
 		}
-		t.tree.Delete(cur)
+		t.tree.delete(cur, &t.s.hint)
 		t.data -= actorBytes(cur)
 		t.emit(Event{Op: EventDelete, Type: cur.Type, ID: cur.ID, Prev: cur.Value,
 			PrevVersion: cur.Version, HasPrev: true, Timestamp: ts})
@@ -97,7 +97,7 @@ func (t *txn) put(cur *Actor, op *Op, ts int64) (Result, *Error) {
 		return Result{}, errorf(StoreFull, "store full: writing %s/%s needs %d more bytes, %d of %d are used",
 			op.Type, op.ID, delta, t.data, t.s.opts.MaxDataBytes)
 	}
-	t.tree.Set(a)
+	t.tree.set(a, &t.s.hint)
 	t.data += delta
 	ev := Event{Op: EventInsert, Type: a.Type, ID: a.ID, New: a.Value, NewVersion: a.Version, HasNew: true, Timestamp: ts}
 	if cur != nil {
@@ -117,6 +117,7 @@ func (s *Store) intern(typ string) string {
 	if v, ok := s.types[typ]; ok {
 		return v
 	}
+	typ = strings.Clone(typ) // the caller's string may alias a buffer
 	if len(s.types) < 4096 { // a bound, should ids be used as types
 		s.types[typ] = typ
 	}
@@ -127,7 +128,7 @@ func (s *Store) intern(typ string) string {
 // numbers and one timestamp, or none. A failing operation's error carries
 // its index; the store is then unchanged.
 func (s *Store) Batch(ops []Op, ts int64) ([]Result, *Error) {
-	t := txn{s: s, tree: s.tree.Copy(), data: s.data, seq: s.feed.seq}
+	t := txn{s: s, tree: s.tree.copy(), data: s.data, seq: s.feed.seq}
 	out := make([]Result, len(ops))
 	for i := range ops {
 		r, err := t.apply(&ops[i], ts)

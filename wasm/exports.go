@@ -19,8 +19,7 @@ func configure(replaySize, replayBytes, maxValue, maxData int64) (res uint64) {
 		return fail(err)
 	}
 	store = s
-	ok()
-	return result()
+	return done(ok())
 }
 
 // write runs insert, update and update_versioned: in holds type‖id‖value.
@@ -28,11 +27,15 @@ func write(kind core.Kind, tl, il, vl uint32, expected uint64, ts int64) uint64 
 	if err := fit(uint64(tl) + uint64(il) + uint64(vl)); err != nil {
 		return fail(err)
 	}
+	// The store keeps the value, and an inserted id: copy them out of the
+	// input buffer in one allocation. Types are interned by the core.
 	op := core.Op{Kind: kind, Type: view(in[:tl]), ID: view(in[tl : tl+il]), Expected: expected}
-	if kind == core.KindInsert { // inserted keys are retained: copy them
-		op.Type, op.ID = strings.Clone(op.Type), strings.Clone(op.ID)
+	if kind == core.KindInsert {
+		kv := append(make([]byte, 0, il+vl), in[tl:tl+il+vl]...)
+		op.ID, op.Value = view(kv[:il]), kv[il:il+vl:il+vl]
+	} else {
+		op.Value = append(make([]byte, 0, vl), in[tl+il:tl+il+vl]...)
 	}
-	op.Value = append([]byte(nil), in[tl+il:tl+il+vl]...)
 	var r core.Result
 	var err *core.Error
 	switch kind {
@@ -46,10 +49,8 @@ func write(kind core.Kind, tl, il, vl uint32, expected uint64, ts int64) uint64 
 	if err != nil {
 		return fail(err)
 	}
-	ok()
-	u64(r.Actor.Version)
-	u64(r.Sequence)
-	return result()
+	b := le.AppendUint64(ok(), r.Actor.Version)
+	return done(le.AppendUint64(b, r.Sequence))
 }
 
 //go:wasmexport insert
@@ -77,16 +78,12 @@ func get(tl, il uint32) (res uint64) {
 		return fail(err)
 	}
 	a, found := store.Get(view(in[:tl]), view(in[tl:tl+il]))
-	ok()
 	if !found {
-		out = append(out, 0)
-		return result()
+		return done(append(ok(), 0))
 	}
-	out = append(out, 1)
-	u64(a.Version)
-	u32(uint32(len(a.Value)))
-	out = append(out, a.Value...)
-	return result()
+	b := le.AppendUint64(append(ok(), 1), a.Version)
+	b = le.AppendUint32(b, uint32(len(a.Value)))
+	return done(append(b, a.Value...))
 }
 
 //go:wasmexport delete
@@ -99,27 +96,23 @@ func del(tl, il uint32, ts int64) (res uint64) {
 	if err != nil {
 		return fail(err)
 	}
-	ok()
-	appendResult(&r, true)
-	return result()
+	return done(appendResult(ok(), &r, true))
 }
 
 // appendResult encodes a delete or batch result: found, version, sequence,
 // and the removed value for deletes.
-func appendResult(r *core.Result, withValue bool) {
+func appendResult(b []byte, r *core.Result, withValue bool) []byte {
+	found := byte(0)
 	if r.Found {
-		out = append(out, 1)
-	} else {
-		out = append(out, 0)
+		found = 1
 	}
-	u64(r.Actor.Version)
-	u64(r.Sequence)
+	b = le.AppendUint64(append(b, found), r.Actor.Version)
+	b = le.AppendUint64(b, r.Sequence)
 	if !withValue || !r.Found {
-		u32(0)
-		return
+		return le.AppendUint32(b, 0)
 	}
-	u32(uint32(len(r.Actor.Value)))
-	out = append(out, r.Actor.Value...)
+	b = le.AppendUint32(b, uint32(len(r.Actor.Value)))
+	return append(b, r.Actor.Value...)
 }
 
 // get_all returns actors of a type with ids after the given one, in id
@@ -131,28 +124,25 @@ func getAll(tl, al, maxBytes uint32) (res uint64) {
 	if err := fit(uint64(tl) + uint64(al)); err != nil {
 		return fail(err)
 	}
-	ok()
-	out = append(out, 0) // more
-	u32(0)               // count
+	b := append(ok(), 0, 0, 0, 0, 0) // more, count
 	count, more := uint32(0), false
 	store.Scan(view(in[:tl]), view(in[tl:tl+al]), func(a *core.Actor) bool {
-		if count > 0 && len(out) >= int(maxBytes) {
+		if count > 0 && len(b) >= int(maxBytes) {
 			more = true
 			return false
 		}
-		u64(a.Version)
-		u32(uint32(len(a.ID)))
-		u32(uint32(len(a.Value)))
-		out = append(out, a.ID...)
-		out = append(out, a.Value...)
+		b = le.AppendUint64(b, a.Version)
+		b = le.AppendUint32(b, uint32(len(a.ID)))
+		b = le.AppendUint32(b, uint32(len(a.Value)))
+		b = append(append(b, a.ID...), a.Value...)
 		count++
 		return true
 	})
 	if more {
-		out[1] = 1
+		b[1] = 1
 	}
-	le.PutUint32(out[2:], count)
-	return result()
+	le.PutUint32(b[2:], count)
+	return done(b)
 }
 
 //go:wasmexport changes
@@ -162,20 +152,18 @@ func changes(since uint64, limit, tl, pl, maxBytes uint32) (res uint64) {
 		return fail(err)
 	}
 	f := core.Filter{Type: view(in[:tl]), IDPrefix: view(in[tl : tl+pl])}
-	ok()
-	u64(0) // next
-	u32(0) // count
+	b := append(ok(), make([]byte, 12)...) // next, count
 	count := uint32(0)
 	next, err := store.ScanChanges(since, f, int(limit), int64(maxBytes), func(e *core.Event) {
-		out = abi.AppendEvent(out, e)
+		b = abi.AppendEvent(b, e)
 		count++
 	})
 	if err != nil {
 		return fail(err)
 	}
-	le.PutUint64(out[1:], next)
-	le.PutUint32(out[9:], count)
-	return result()
+	le.PutUint64(b[1:], next)
+	le.PutUint32(b[9:], count)
+	return done(b)
 }
 
 //go:wasmexport sequence_at_time
@@ -192,9 +180,7 @@ func sequenceAtTime(ts int64) (res uint64) {
 func stats() (res uint64) {
 	defer guard(&res)
 	st := store.Stats()
-	ok()
-	out = abi.AppendStats(out, &st)
-	return result()
+	return done(abi.AppendStats(ok(), &st))
 }
 
 // batch applies count operations encoded in the input buffer (abi.AppendOp
@@ -219,7 +205,7 @@ func batch(count uint32, size uint32, ts int64) (res uint64) {
 		}
 		op.Value = append([]byte(nil), op.Value...)
 		if op.Kind == core.KindInsert {
-			op.Type, op.ID = strings.Clone(op.Type), strings.Clone(op.ID)
+			op.ID = strings.Clone(op.ID)
 		}
 		ops[i] = op
 	}
@@ -230,10 +216,9 @@ func batch(count uint32, size uint32, ts int64) (res uint64) {
 	if err != nil {
 		return fail(err)
 	}
-	ok()
-	u32(uint32(len(results)))
+	b := le.AppendUint32(ok(), uint32(len(results)))
 	for i := range results {
-		appendResult(&results[i], ops[i].Kind == core.KindDelete)
+		b = appendResult(b, &results[i], ops[i].Kind == core.KindDelete)
 	}
-	return result()
+	return done(b)
 }

@@ -36,13 +36,15 @@ func ptr(b []byte) uint32 {
 	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
 }
 
-// result returns the out buffer packed for the host.
-func result() uint64 { return abi.Pack(ptr(out), uint32(len(out))) }
-
-func fail(err *core.Error) uint64 {
-	out = abi.AppendError(out[:0], err)
-	return result()
+// done keeps b as the latest result and returns it packed for the host.
+// Results are built in a local slice and stored once: every store to a
+// global pointer costs a write barrier check.
+func done(b []byte) uint64 {
+	out = b
+	return abi.Pack(ptr(b), uint32(len(b)))
 }
+
+func fail(err *core.Error) uint64 { return done(abi.AppendError(out[:0], err)) }
 
 // guard turns a panic into an Internal error result: no input may trap.
 func guard(res *uint64) {
@@ -52,10 +54,7 @@ func guard(res *uint64) {
 }
 
 // ok starts a successful result.
-func ok() { out = append(out[:0], byte(core.OK)) }
-
-func u32(v uint32) { out = le.AppendUint32(out, v) }
-func u64(v uint64) { out = le.AppendUint64(out, v) }
+func ok() []byte { return append(out[:0], byte(core.OK)) }
 
 var le = abi.LE
 
@@ -68,7 +67,8 @@ func fit(total uint64) *core.Error {
 	return nil
 }
 
-// view returns a string aliasing b, for lookups only: never stored.
+// view returns a string aliasing b, which must not change while the
+// string is in use.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 //go:wasmexport abi_version

@@ -1,0 +1,300 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Benchmarks run every operation on both engines in one process, so that
+// ./build.sh bench can print WASM/native ratios from a single run. Each
+// engine gets a store preloaded with benchActors actors of ~100 bytes.
+
+const (
+	benchActors = 100_000
+	benchType   = "user"
+)
+
+var engines = []Engine{EngineNative, EngineWASM}
+
+// benchValue is a ~100-byte CBOR map: name, email, age, three tags.
+func benchValue(i int) cbor.RawMessage {
+	v, err := encMode.Marshal(map[string]any{
+		"name": fmt.Sprintf("user %08d", i), "email": fmt.Sprintf("user%08d@example.com", i),
+		"age": i % 90, "tags": []string{"alpha", "beta", fmt.Sprintf("t%05d", i%100000)},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+var benchIDs = func() []string {
+	ids := make([]string, 1_000_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%08d", i)
+	}
+	return ids
+}()
+
+func benchID(i int) string { return benchIDs[i%len(benchIDs)] }
+
+type benchStore struct {
+	s        *Store
+	versions []uint64 // of the preloaded actors
+	next     int      // next fresh id for inserts
+	values   []cbor.RawMessage
+}
+
+var (
+	benchMu     sync.Mutex
+	benchStores = map[Engine]*benchStore{}
+)
+
+// loaded returns the engine's shared preloaded store.
+func loaded(b *testing.B, e Engine) *benchStore {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if bs := benchStores[e]; bs != nil {
+		return bs
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Engine: e})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bs := &benchStore{s: s, versions: make([]uint64, benchActors), next: benchActors}
+	for i := 0; i < 256; i++ {
+		bs.values = append(bs.values, benchValue(i))
+	}
+	ops := make([]BatchOp, 0, 1000)
+	for i := 0; i < benchActors; i++ {
+		ops = append(ops, InsertOp(benchType, benchID(i), bs.values[i%256]))
+		if len(ops) == cap(ops) {
+			if _, err := s.Batch(ctx, ops...); err != nil {
+				b.Fatal(err)
+			}
+			ops = ops[:0]
+		}
+	}
+	benchStores[e] = bs
+	return bs
+}
+
+// perEngine runs fn as a sub-benchmark on each engine.
+func perEngine(b *testing.B, fn func(b *testing.B, bs *benchStore)) {
+	for _, e := range engines {
+		b.Run(e.String(), func(b *testing.B) {
+			bs := loaded(b, e)
+			b.ReportAllocs()
+			b.ResetTimer()
+			fn(b, bs)
+		})
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx, r := context.Background(), rand.New(rand.NewPCG(1, 2))
+		for i := 0; i < b.N; i++ {
+			if _, ok, err := bs.s.Get(ctx, benchType, benchID(r.IntN(benchActors))); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
+
+func BenchmarkInsert(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx := context.Background()
+		for i := 0; i < b.N; i++ {
+			bs.next++
+			if _, err := bs.s.Insert(ctx, fmt.Sprint("fresh", bs.next/len(benchIDs)), benchID(bs.next), bs.values[i%256]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkUpdate(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx, r := context.Background(), rand.New(rand.NewPCG(3, 4))
+		for i := 0; i < b.N; i++ {
+			k := r.IntN(benchActors)
+			if _, err := bs.s.Update(ctx, benchType, benchID(k), bs.values[i%256]); err != nil {
+				b.Fatal(err)
+			}
+			bs.versions[k]++
+		}
+	})
+}
+
+func BenchmarkUpdateVersioned(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx, r := context.Background(), rand.New(rand.NewPCG(5, 6))
+		for i := 0; i < b.N; i++ {
+			k := r.IntN(benchActors)
+			if _, err := bs.s.UpdateVersioned(ctx, benchType, benchID(k), bs.values[i%256], bs.versions[k]); err != nil {
+				b.Fatal(err)
+			}
+			bs.versions[k]++
+		}
+	})
+}
+
+func BenchmarkDelete(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx := context.Background()
+		b.StopTimer()
+		ops := make([]BatchOp, 0, 1000)
+		for i := 0; i < b.N; i++ {
+			ops = append(ops, InsertOp("doomed", benchID(i), bs.values[i%256]))
+			if len(ops) == cap(ops) || i == b.N-1 {
+				if _, err := bs.s.Batch(ctx, ops...); err != nil {
+					b.Fatal(err)
+				}
+				ops = ops[:0]
+			}
+		}
+		b.StartTimer()
+		for i := 0; i < b.N; i++ {
+			if _, ok, err := bs.s.Delete(ctx, "doomed", benchID(i)); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
+
+// BenchmarkBatch100 applies batches of 100 updates; ns/op is per update.
+func BenchmarkBatch100(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx, r := context.Background(), rand.New(rand.NewPCG(7, 8))
+		ops := make([]BatchOp, 100)
+		for i := 0; i < b.N; i += len(ops) {
+			for j := range ops {
+				ops[j] = UpdateOp(benchType, benchID(r.IntN(benchActors)), bs.values[(i+j)%256])
+			}
+			if _, err := bs.s.Batch(ctx, ops...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkChanges1000 reads pages of 1,000 events; ns/op is per event.
+func BenchmarkChanges1000(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx := context.Background()
+		b.StopTimer()
+		for i := 0; i < 1000; i++ { // make sure 1,000 update events are retained
+			if _, err := bs.s.Update(ctx, benchType, benchID(i), bs.values[i%256]); err != nil {
+				b.Fatal(err)
+			}
+			bs.versions[i]++
+		}
+		st, _ := bs.s.Stats(ctx)
+		b.StartTimer()
+		for i := 0; i < b.N; i += 1000 {
+			p, err := bs.s.Changes(ctx, st.CurrentSequence-1000, Filter{}, 1000)
+			if err != nil || len(p.Events) != 1000 {
+				b.Fatal(len(p.Events), err)
+			}
+		}
+	})
+}
+
+// BenchmarkGetAll10k lists a type of 10,000 actors; ns/op is per actor.
+func BenchmarkGetAll10k(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		ctx := context.Background()
+		b.StopTimer()
+		if all, _ := bs.s.GetAll(ctx, "team"); len(all) == 0 {
+			ops := make([]BatchOp, 0, 10_000)
+			for i := 0; i < 10_000; i++ {
+				ops = append(ops, InsertOp("team", benchID(i), bs.values[i%256]))
+			}
+			if _, err := bs.s.Batch(ctx, ops...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		for i := 0; i < b.N; i += 10_000 {
+			all, err := bs.s.GetAll(ctx, "team")
+			if err != nil || len(all) != 10_000 {
+				b.Fatal(len(all), err)
+			}
+		}
+	})
+}
+
+// BenchmarkOpen measures Open: "process" reuses the module compiled by an
+// earlier Open in this process, "cachedir" compiles in a fresh runtime
+// with a warm on-disk compilation cache (what a new process sees), "cold"
+// compiles from scratch.
+func BenchmarkOpen(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	open := func(b *testing.B, fresh bool, cacheDir string) {
+		for i := 0; i < b.N; i++ {
+			if fresh {
+				compiledByDir.Delete(cacheDir)
+			}
+			s, err := Open(ctx, Options{CacheDir: cacheDir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close(ctx)
+		}
+	}
+	b.Run("native", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			s, _ := Open(ctx, Options{Engine: EngineNative})
+			s.Close(ctx)
+		}
+	})
+	b.Run("wasm-process", func(b *testing.B) { open(b, false, "") })
+	b.Run("wasm-cold", func(b *testing.B) { open(b, true, "\x00nocache") })
+	b.Run("wasm-cachedir", func(b *testing.B) {
+		open(b, true, dir) // warm the cache
+		b.ResetTimer()
+		open(b, true, dir)
+	})
+}
+
+// BenchmarkMemory1M loads 1M actors of 100-byte values into the wasm engine
+// once and reports the guest's linear memory against the payload.
+func BenchmarkMemory1M(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(ctx)
+	value := make(cbor.RawMessage, 100)
+	value[0] = 0x58 // byte string, one-byte length
+	value[1] = 98
+	start := time.Now()
+	ops := make([]BatchOp, 0, 1000)
+	for i := 0; i < 1_000_000; i++ {
+		ops = append(ops, InsertOp(benchType, benchID(i), value))
+		if len(ops) == cap(ops) {
+			if _, err := s.Batch(ctx, ops...); err != nil {
+				b.Fatal(err)
+			}
+			ops = ops[:0]
+		}
+	}
+	load := time.Since(start)
+	st, _ := s.Stats(ctx)
+	mem := s.eng.(*wasmEngine).mem.Size()
+	payload := 1_000_000 * (len(benchType) + len(benchID(0)) + len(value))
+	b.ReportMetric(float64(mem)/(1<<20), "guest-MiB")
+	b.ReportMetric(float64(payload)/(1<<20), "payload-MiB")
+	b.ReportMetric(float64(st.DataBytes)/(1<<20), "accounted-MiB")
+	b.ReportMetric(load.Seconds(), "load-s")
+}
