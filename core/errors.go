@@ -1,6 +1,6 @@
 package core
 
-import "fmt"
+import "strconv"
 
 // Code classifies a failed operation. The numeric values are part of the
 // wasm ABI (see wasm/ABI.md) and must never change.
@@ -34,7 +34,7 @@ func (c Code) String() string {
 	if int(c) < len(codeNames) {
 		return codeNames[c]
 	}
-	return fmt.Sprintf("CODE_%d", uint8(c))
+	return "CODE_" + strconv.Itoa(int(c))
 }
 
 // Error is the one error type the core returns. Fields beyond Code and Msg
@@ -54,5 +54,33 @@ type Error struct {
 func (e *Error) Error() string { return "actorstore: " + e.Msg }
 
 func errorf(c Code, format string, args ...any) *Error {
-	return &Error{Code: c, Index: -1, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Code: c, Index: -1, Msg: sprintf(format, args...)}
+}
+
+// sprintf formats %s and %d with strings and integers only. The core
+// avoids fmt: it would pull reflection and the os package, with its extra
+// WASI imports, into the module.
+func sprintf(format string, args ...any) string {
+	b := make([]byte, 0, len(format)+32)
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' || i+1 == len(format) || len(args) == 0 {
+			b = append(b, format[i])
+			continue
+		}
+		i++
+		switch v := args[0].(type) {
+		case string:
+			b = append(b, v...)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case uint64:
+			b = strconv.AppendUint(b, v, 10)
+		default:
+			b = append(b, '?')
+		}
+		args = args[1:]
+	}
+	return string(b)
 }

@@ -77,7 +77,7 @@ func (t *txn) apply(op *Op, ts int64) (Result, *Error) {
 			PrevVersion: cur.Version, HasPrev: true, Timestamp: ts})
 		return Result{Actor: *cur, Found: true, Sequence: t.seq}, nil
 	}
-	return Result{}, errorf(InvalidArgument, "invalid operation kind %d", op.Kind)
+	return Result{}, errorf(InvalidArgument, "invalid operation kind %d", int(op.Kind))
 }
 
 // put stores a new actor value, replacing cur when it is not nil. Actors in

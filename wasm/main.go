@@ -6,8 +6,8 @@
 package main
 
 import (
-	"fmt"
 	"runtime/debug"
+	"strconv"
 	"unsafe"
 
 	"github.com/actorstore/actorstore/core"
@@ -49,7 +49,14 @@ func fail(err *core.Error) uint64 { return done(abi.AppendError(out[:0], err)) }
 // guard turns a panic into an Internal error result: no input may trap.
 func guard(res *uint64) {
 	if r := recover(); r != nil {
-		*res = fail(&core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprint("internal error: ", r)})
+		msg := "panic"
+		switch v := r.(type) {
+		case error:
+			msg = v.Error()
+		case string:
+			msg = v
+		}
+		*res = fail(&core.Error{Code: core.Internal, Index: -1, Msg: "internal error: " + msg})
 	}
 }
 
@@ -62,7 +69,7 @@ var le = abi.LE
 func fit(total uint64) *core.Error {
 	if total > uint64(len(in)) {
 		return &core.Error{Code: core.InvalidArgument, Index: -1,
-			Msg: fmt.Sprintf("invalid argument: %d bytes of arguments, input buffer holds %d", total, len(in))}
+			Msg: "invalid argument: " + strconv.FormatUint(total, 10) + " bytes of arguments, input buffer holds " + strconv.Itoa(len(in))}
 	}
 	return nil
 }
