@@ -46,9 +46,7 @@ func clone(b []byte) []byte {
 
 func (n *nativeEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
 	r, err := n.s.Apply(op, ts)
-	if op.Kind == core.KindDelete {
-		r.Actor.Value = clone(r.Actor.Value)
-	}
+	r.Actor.Value = clone(r.Actor.Value) // the store keeps op.Value
 	return r, err
 }
 
@@ -91,9 +89,7 @@ func (n *nativeEngine) sequenceAtTime(ts int64) (uint64, *core.Error) {
 func (n *nativeEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error) {
 	rs, err := n.s.Batch(ops, ts)
 	for i := range rs {
-		if ops[i].Kind == core.KindDelete {
-			rs[i].Actor.Value = clone(rs[i].Actor.Value)
-		}
+		rs[i].Actor.Value = clone(rs[i].Actor.Value)
 	}
 	return rs, err
 }
