@@ -59,6 +59,14 @@ func (s *Store) Options() Options { return s.opts }
 
 // CheckKey validates an actor type and id.
 func CheckKey(typ, id string) *Error {
+	if err := checkKeyShape(typ, id); err != nil {
+		return err
+	}
+	return checkKeyText(typ, id)
+}
+
+// checkKeyShape checks emptiness and lengths: cheap, done before lookups.
+func checkKeyShape(typ, id string) *Error {
 	switch {
 	case typ == "":
 		return errorf(InvalidKey, "invalid key: empty actor type")
@@ -68,12 +76,31 @@ func CheckKey(typ, id string) *Error {
 		return errorf(InvalidKey, "invalid key: actor type is %d bytes, more than %d", len(typ), MaxTypeBytes)
 	case len(id) > MaxIDBytes:
 		return errorf(InvalidKey, "invalid key: actor id is %d bytes, more than %d", len(id), MaxIDBytes)
-	case !utf8.ValidString(typ):
+	}
+	return nil
+}
+
+// checkKeyText checks that type and id are UTF-8. Keys found in the tree
+// passed it when inserted, so only keys not found need it.
+func checkKeyText(typ, id string) *Error {
+	switch {
+	case !validUTF8(typ):
 		return errorf(InvalidKey, "invalid key: actor type is not valid UTF-8")
-	case !utf8.ValidString(id):
+	case !validUTF8(id):
 		return errorf(InvalidKey, "invalid key: actor id is not valid UTF-8")
 	}
 	return nil
+}
+
+// validUTF8 is utf8.ValidString with an inlined ASCII loop: most keys are
+// ASCII, and calls are dear in the wasm guest.
+func validUTF8(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:])
+		}
+	}
+	return true
 }
 
 func (s *Store) checkValue(v []byte) *Error {
@@ -87,6 +114,24 @@ func (s *Store) checkValue(v []byte) *Error {
 func (s *Store) lookup(t tree, typ, id string) (*Actor, bool) {
 	s.key.Type, s.key.ID = typ, id
 	return t.get(&s.key, &s.hint)
+}
+
+// Lookup is Get for keys from outside: an invalid key is an InvalidKey
+// error rather than "absent".
+func (s *Store) Lookup(typ, id string) (Actor, bool, *Error) {
+	if err := CheckKey(typ, id); err != nil {
+		return Actor{}, false, err
+	}
+	a, ok := s.Get(typ, id)
+	return a, ok, nil
+}
+
+// CheckType validates an actor type alone, as GetAll takes it.
+func CheckType(typ string) *Error {
+	if err := checkKeyShape(typ, "-"); err != nil {
+		return err
+	}
+	return checkKeyText(typ, "")
 }
 
 // Get returns the actor stored under (typ, id).

@@ -36,15 +36,20 @@ func actorBytes(a *Actor) int64 {
 
 // apply validates op completely before it changes the tree.
 func (t *txn) apply(op *Op, ts int64) (Result, *Error) {
-	if err := CheckKey(op.Type, op.ID); err != nil {
+	if err := checkKeyShape(op.Type, op.ID); err != nil {
 		return Result{}, err
+	}
+	cur, found := t.s.lookup(t.tree, op.Type, op.ID)
+	if !found {
+		if err := checkKeyText(op.Type, op.ID); err != nil {
+			return Result{}, err
+		}
 	}
 	if op.Kind != KindDelete {
 		if err := t.s.checkValue(op.Value); err != nil {
 			return Result{}, err
 		}
 	}
-	cur, found := t.s.lookup(t.tree, op.Type, op.ID)
 	switch op.Kind {
 	case KindInsert:
 		if found {

@@ -51,12 +51,15 @@ func (n *nativeEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
 }
 
 func (n *nativeEngine) get(typ, id string) (core.Actor, bool, *core.Error) {
-	a, ok := n.s.Get(typ, id)
+	a, ok, err := n.s.Lookup(typ, id)
 	a.Value = clone(a.Value)
-	return a, ok, nil
+	return a, ok, err
 }
 
 func (n *nativeEngine) scan(typ, after string, maxBytes int) ([]core.Actor, bool, *core.Error) {
+	if err := core.CheckType(typ); err != nil {
+		return nil, false, err
+	}
 	var out []core.Actor
 	size, more := 0, false
 	n.s.Scan(typ, after, func(a *core.Actor) bool {

@@ -77,7 +77,10 @@ func get(tl, il uint32) (res uint64) {
 	if err := fit(uint64(tl) + uint64(il)); err != nil {
 		return fail(err)
 	}
-	a, found := store.Get(view(in[:tl]), view(in[tl:tl+il]))
+	a, found, err := store.Lookup(view(in[:tl]), view(in[tl:tl+il]))
+	if err != nil {
+		return fail(err)
+	}
 	if !found {
 		return done(append(ok(), 0))
 	}
@@ -122,6 +125,9 @@ func appendResult(b []byte, r *core.Result, withValue bool) []byte {
 func getAll(tl, al, maxBytes uint32) (res uint64) {
 	defer guard(&res)
 	if err := fit(uint64(tl) + uint64(al)); err != nil {
+		return fail(err)
+	}
+	if err := core.CheckType(view(in[:tl])); err != nil {
 		return fail(err)
 	}
 	b := append(ok(), 0, 0, 0, 0, 0) // more, count
