@@ -51,6 +51,7 @@ type Error struct {
 	Msg string
 }
 
+// Error returns the message prefixed with "actorstore: ".
 func (e *Error) Error() string { return "actorstore: " + e.Msg }
 
 func errorf(c Code, format string, args ...any) *Error {

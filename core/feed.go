@@ -12,6 +12,7 @@ const (
 	EventDelete EventOp = 3
 )
 
+// String returns "insert", "update" or "delete".
 func (o EventOp) String() string {
 	switch o {
 	case EventInsert:

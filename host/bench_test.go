@@ -258,7 +258,7 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	})
 	b.Run("wasm-process", func(b *testing.B) { open(b, false, "") })
-	b.Run("wasm-cold", func(b *testing.B) { open(b, true, "\x00nocache") })
+	b.Run("wasm-cold", func(b *testing.B) { open(b, true, "") })
 	b.Run("wasm-cachedir", func(b *testing.B) {
 		open(b, true, dir) // warm the cache
 		b.ResetTimer()

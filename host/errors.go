@@ -60,7 +60,10 @@ type VersionMismatchError struct {
 	msg              string
 }
 
-func (e *VersionMismatchError) Error() string        { return e.msg }
+// Error returns the message, naming the actor and both versions.
+func (e *VersionMismatchError) Error() string { return e.msg }
+
+// Is reports whether target is ErrVersionMismatch.
 func (e *VersionMismatchError) Is(target error) bool { return target == ErrVersionMismatch }
 
 // CompactedError is returned when events from Requested on were evicted;
@@ -70,7 +73,10 @@ type CompactedError struct {
 	msg               string
 }
 
-func (e *CompactedError) Error() string        { return e.msg }
+// Error returns the message, naming both sequence numbers.
+func (e *CompactedError) Error() string { return e.msg }
+
+// Is reports whether target is ErrCompacted.
 func (e *CompactedError) Is(target error) bool { return target == ErrCompacted }
 
 // BatchError is returned by Batch when operation Index failed; Err is that
@@ -80,7 +86,10 @@ type BatchError struct {
 	Err   error
 }
 
+// Error returns the failing operation's message, which names its index.
 func (e *BatchError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failing operation's error.
 func (e *BatchError) Unwrap() error { return e.Err }
 
 // codeError is a sentinel with the engine's message.

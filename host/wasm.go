@@ -127,6 +127,7 @@ func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, erro
 // trapError marks a failed call into the guest: its state is lost.
 type trapError struct{ err error }
 
+// Error says the guest trapped, and why.
 func (t *trapError) Error() string { return "actorstore: wasm guest trapped: " + t.err.Error() }
 
 // call invokes fn with params and returns its one result.
