@@ -10,6 +10,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/actorstore/actorstore/core"
@@ -92,7 +93,8 @@ func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, erro
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).
 		WithStderr(os.Stderr).WithStdout(os.Stderr)
-	mod, err := c.rt.InstantiateModule(context.WithoutCancel(ctx), c.mod, cfg)
+	ictx := experimental.WithMemoryAllocator(context.WithoutCancel(ctx), memoryAllocator)
+	mod, err := c.rt.InstantiateModule(ictx, c.mod, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("actorstore: instantiate module: %w", err)
 	}
