@@ -1,6 +1,9 @@
 package core
 
-import "unicode/utf8"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // MaxNesting is the deepest nesting of arrays, maps and tags a value may
 // have. Decoders on every host recurse; this keeps them safe.
@@ -16,8 +19,11 @@ type frame struct {
 }
 
 // CheckValue reports whether b is exactly one well-formed CBOR data item
-// (RFC 8949 §5.3.1 and Appendix C) whose text strings are valid UTF-8 and
-// whose nesting is at most MaxNesting. It never recurses and never panics.
+// (RFC 8949 §5.3.1 and Appendix C) whose text strings are valid UTF-8,
+// whose nesting is at most MaxNesting, and whose tags 0-3 hold the type of
+// content RFC 8949 §3.4 requires (text for 0, a number for 1, bytes for 2
+// and 3), so that every host's decoder reads it. It never recurses and
+// never panics.
 //
 // It is one flat loop on purpose: in the wasm guest every function call
 // is expensive, and values are checked on every write.
@@ -116,6 +122,9 @@ func CheckValue(b []byte) *Error {
 			if len(stack) >= MaxNesting {
 				return malformed("nesting deeper than 512", start)
 			}
+			if arg <= 3 && off < n && !tagContentOK(arg, b[off]) {
+				return malformed("tag "+strconv.Itoa(int(arg))+" holds the wrong type of content", off)
+			}
 			stack = append(stack, frame{left: 1})
 			continue
 		case 7:
@@ -132,6 +141,19 @@ func CheckValue(b []byte) *Error {
 		return errorf(InvalidValue, "invalid value: %d trailing bytes after the CBOR item", n-off)
 	}
 	return nil
+}
+
+// tagContentOK checks the content of the tags every decoder interprets:
+// 0 (date/time text), 1 (epoch number), 2 and 3 (bignum bytes).
+func tagContentOK(tag uint64, head byte) bool {
+	switch tag {
+	case 0:
+		return head>>5 == 3
+	case 1:
+		return head>>5 <= 1 || (head >= 0xf9 && head <= 0xfb)
+	default:
+		return head>>5 == 2
+	}
 }
 
 // popDone closes the definite containers whose items are all read.

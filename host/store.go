@@ -8,6 +8,7 @@ package host
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -71,9 +72,10 @@ type Actor struct {
 	Version uint64
 }
 
-// Decode decodes the actor's value into v, as cbor.Unmarshal does. Maps
-// decode into map[string]any when v is an *any.
-func (a *Actor) Decode(v any) error { return decMode.Unmarshal(a.Value, v) }
+// Decode decodes the actor's value into v, as cbor.Unmarshal does. Into an
+// *any, maps decode as map[string]any, or as map[any]any when their keys
+// are not all strings.
+func (a *Actor) Decode(v any) error { return decode(a.Value, v) }
 
 // Store is an open Actor Store.
 type Store struct {
@@ -148,7 +150,21 @@ func (s *Store) committed() {
 	}
 }
 
-func (s *Store) now() int64 { return s.clock().UnixNano() }
+func (s *Store) now() int64 { return unixNano(s.clock()) }
+
+// unixNano is t.UnixNano clamped to the int64 range (years 1678 to 2262)
+// rather than wrapped around.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 func (s *Store) write(ctx context.Context, kind core.Kind, typ, id string, value any, expected uint64) (Actor, bool, error) {
 	op := core.Op{Kind: kind, Type: typ, ID: id, Expected: expected}
@@ -158,6 +174,12 @@ func (s *Store) write(ctx context.Context, kind core.Kind, typ, id string, value
 			return Actor{}, false, err
 		}
 		op.Value = v
+		if len(v) > s.opts.MaxValueBytes { // spare the engine the copy; keys are checked first, as it would
+			if err := core.CheckKey(typ, id); err != nil {
+				return Actor{}, false, mapError(err)
+			}
+			return Actor{}, false, errorf(ErrValueTooLarge, "value too large: %d bytes, limit %d", len(v), s.opts.MaxValueBytes)
+		}
 	}
 	if err := s.lock(ctx); err != nil {
 		return Actor{}, false, err

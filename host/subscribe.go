@@ -89,7 +89,7 @@ func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscrip
 	case startNow:
 		sub.cursor = st.CurrentSequence
 	case startTime:
-		seq, cerr := s.eng.sequenceAtTime(o.Start.t.UnixNano())
+		seq, cerr := s.eng.sequenceAtTime(unixNano(o.Start.t))
 		if cerr != nil {
 			return nil, mapError(cerr)
 		}

@@ -11,26 +11,48 @@ import (
 
 var (
 	encMode cbor.EncMode
-	decMode cbor.DecMode
+	// decMode decodes maps into map[string]any; decModeAnyKeys is the
+	// fallback for maps with keys of other types, into map[any]any.
+	decMode, decModeAnyKeys cbor.DecMode
 )
 
 func init() {
 	var err error
-	if encMode, err = (cbor.EncOptions{Time: cbor.TimeRFC3339Nano}).EncMode(); err != nil {
+	// Core deterministic encoding (RFC 8949 §4.2): the same Go value is
+	// always the same bytes, on every run and every host.
+	eo := cbor.CoreDetEncOptions()
+	eo.Time = cbor.TimeRFC3339Nano
+	if encMode, err = eo.EncMode(); err != nil {
 		panic(err)
 	}
-	// Limits as wide as the store's own: any value it accepts decodes.
-	if decMode, err = (cbor.DecOptions{
+	// Limits as wide as the store's own, so that values it accepts decode.
+	do := cbor.DecOptions{
 		MaxNestedLevels:  core.MaxNesting + 1,
 		MaxArrayElements: 1 << 30,
 		MaxMapPairs:      1 << 30,
 		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
-	}).DecMode(); err != nil {
+	}
+	if decMode, err = do.DecMode(); err != nil {
+		panic(err)
+	}
+	do.DefaultMapType = nil
+	if decModeAnyKeys, err = do.DecMode(); err != nil {
 		panic(err)
 	}
 }
 
-// encode turns a value into CBOR; a cbor.RawMessage is copied as is.
+// decode decodes CBOR into v; when a map's keys are not all strings and
+// v holds an any, maps decode into map[any]any instead.
+func decode(data []byte, v any) error {
+	err := decMode.Unmarshal(data, v)
+	if err != nil && decModeAnyKeys.Unmarshal(data, v) == nil {
+		return nil
+	}
+	return err
+}
+
+// encode turns a value into CBOR; a cbor.RawMessage is copied as is. Size
+// limits are the engine's to check, in operation order.
 func (s *Store) encode(v any) ([]byte, error) {
 	var b []byte
 	if raw, ok := v.(cbor.RawMessage); ok {
@@ -40,9 +62,6 @@ func (s *Store) encode(v any) ([]byte, error) {
 		if b, err = encMode.Marshal(v); err != nil {
 			return nil, errorf(ErrInvalidValue, "invalid value: cannot encode %T: %v", v, err)
 		}
-	}
-	if len(b) > s.opts.MaxValueBytes {
-		return nil, errorf(ErrValueTooLarge, "value too large: %d bytes, limit %d", len(b), s.opts.MaxValueBytes)
 	}
 	if b == nil {
 		b = []byte{}

@@ -219,7 +219,9 @@ func (e *wasmEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
 			return core.Result{}, err
 		}
 		res := readResult(r, true)
-		res.Actor.Type, res.Actor.ID = op.Type, op.ID
+		if res.Found {
+			res.Actor.Type, res.Actor.ID = op.Type, op.ID
+		}
 		return res, r.Err()
 	default:
 		return core.Result{}, &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid operation kind"}
@@ -325,7 +327,9 @@ func (e *wasmEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error)
 	out := make([]core.Result, len(ops))
 	for i := range out {
 		out[i] = readResult(r, ops[i].Kind == core.KindDelete)
-		out[i].Actor.Type, out[i].Actor.ID = ops[i].Type, ops[i].ID
+		if out[i].Found {
+			out[i].Actor.Type, out[i].Actor.ID = ops[i].Type, ops[i].ID
+		}
 		if ops[i].Kind != core.KindDelete {
 			out[i].Actor.Value = ops[i].Value
 		}
