@@ -11,6 +11,10 @@ const (
 	MaxTypeBytes = 256
 	MaxIDBytes   = 1024
 
+	// MaxBatchOps is the most operations one batch may hold: a batch is
+	// applied in memory at once, with its results and events.
+	MaxBatchOps = 100_000
+
 	// MaxValueLimit is the largest MaxValueBytes a store accepts.
 	MaxValueLimit = 64 << 20
 	// MaxDataLimit is the largest MaxDataBytes a store accepts: guest

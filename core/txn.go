@@ -36,6 +36,9 @@ func actorBytes(a *Actor) int64 {
 
 // apply validates op completely before it changes the tree.
 func (t *txn) apply(op *Op, ts int64) (Result, *Error) {
+	if op.Kind < KindInsert || op.Kind > KindDelete {
+		return Result{}, errorf(InvalidArgument, "invalid argument: unknown operation kind %d", int(op.Kind))
+	}
 	if err := checkKeyShape(op.Type, op.ID); err != nil {
 		return Result{}, err
 	}
@@ -133,6 +136,9 @@ func (s *Store) intern(typ string) string {
 // numbers and one timestamp, or none. A failing operation's error carries
 // its index; the store is then unchanged.
 func (s *Store) Batch(ops []Op, ts int64) ([]Result, *Error) {
+	if err := CheckBatchLen(len(ops)); err != nil {
+		return nil, err
+	}
 	t := txn{s: s, tree: s.tree.copy(), data: s.data, seq: s.feed.seq}
 	out := make([]Result, len(ops))
 	for i := range ops {
@@ -150,6 +156,14 @@ func (s *Store) Batch(ops []Op, ts int64) ([]Result, *Error) {
 	}
 	s.commit(&t)
 	return out, nil
+}
+
+// CheckBatchLen reports a batch of n operations as too long.
+func CheckBatchLen(n int) *Error {
+	if n > MaxBatchOps {
+		return errorf(InvalidArgument, "invalid argument: a batch of %d operations, more than %d", n, MaxBatchOps)
+	}
+	return nil
 }
 
 func itoa(i int) string {

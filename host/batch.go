@@ -62,6 +62,9 @@ type BatchResult struct {
 // A *BatchError naming the failing operation's index and wrapping its
 // error (so errors.Is(err, ErrNotFound) and the like work).
 func (s *Store) Batch(ctx context.Context, ops ...BatchOp) ([]BatchResult, error) {
+	if err := core.CheckBatchLen(len(ops)); err != nil {
+		return nil, mapError(err)
+	}
 	cops := make([]core.Op, len(ops))
 	for i, op := range ops {
 		cops[i] = core.Op{Kind: core.Kind(op.Kind), Type: op.Type, ID: op.ID, Expected: op.ExpectedVersion}

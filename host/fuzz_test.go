@@ -29,9 +29,10 @@ var rawExports = []string{"input_buffer", "insert", "update", "update_versioned"
 // them.
 const reservedType = "\x00fuzzcheck"
 
-// rawOptions keep the guest small: the store is reset when half full.
-var rawOptions = core.Options{ReplayBufferSize: 1000, ReplayBufferBytes: 1 << 20,
-	MaxValueBytes: 64 << 10, MaxDataBytes: 4 << 20}
+// rawOptions keep the guest small, and StoreFull within reach: the store
+// is reset when seven eighths full.
+var rawOptions = core.Options{ReplayBufferSize: 64, ReplayBufferBytes: 256 << 10,
+	MaxValueBytes: 16 << 10, MaxDataBytes: 128 << 10}
 
 // rawHarness is one module instance driven through its raw exports.
 type rawHarness struct {
@@ -249,7 +250,7 @@ func (h *rawHarness) stats(t *testing.T) core.Stats {
 
 // checkKnown checks that every reserved actor is still there, unchanged,
 // and that they are all their types hold; it resets the store once it is
-// half full.
+// seven eighths full.
 func (h *rawHarness) checkKnown(t *testing.T) {
 	for _, a := range h.known {
 		r := h.rawGet(t, "get", a.Type, a.ID, 0)
@@ -262,7 +263,7 @@ func (h *rawHarness) checkKnown(t *testing.T) {
 	for _, typ := range []string{reservedType, reservedType + "/batch"} {
 		h.checkKnownType(t, typ)
 	}
-	if st := h.stats(t); st.DataBytes > uint64(rawOptions.MaxDataBytes/2) || st.Actors < uint64(len(h.known)) {
+	if st := h.stats(t); st.DataBytes > uint64(rawOptions.MaxDataBytes*7/8) || st.Actors < uint64(len(h.known)) {
 		if st.Actors < uint64(len(h.known)) {
 			t.Fatalf("stats %+v count fewer actors than the known ones", st)
 		}
@@ -314,37 +315,79 @@ func (h *rawHarness) reset(t *testing.T) {
 	h.insertKnown(t)
 }
 
+// seedCall encodes one call of a FuzzRawABI input: the export's index in
+// rawExports, the input buffer bytes, then the encoded parameters.
+func seedCall(export int, input string, params ...[]byte) []byte {
+	b := append([]byte{byte(export), byte(len(input)), byte(len(input) >> 8)}, input...)
+	return append(b, bytes.Join(params, nil)...)
+}
+
+// Parameter encodings for seedCall: a small value, the input's length, a
+// boundary value from specialParams, and any 64 bits.
+func pSmall(v byte) []byte   { return []byte{v << 2} }
+func pFull() []byte          { return []byte{1} }
+func pSpecial(i byte) []byte { return []byte{i<<2 | 2} }
+func pRaw(v uint64) []byte   { return binary.LittleEndian.AppendUint64([]byte{3}, v) }
+
+// seedOp encodes a batch operation.
+func seedOp(kind byte, typ, id, v string) string {
+	return string(abi.AppendOp(nil, &core.Op{Kind: core.Kind(kind), Type: typ, ID: id, Value: []byte(v)}))
+}
+
 // rawSeeds are inputs for FuzzRawABI: calls of each export with sensible
 // and with hostile arguments.
 func rawSeeds() [][]byte {
-	call := func(export int, input string, params ...byte) []byte {
-		return append(append([]byte{byte(export), byte(len(input)), 0}, input...), params...)
+	const v = "\xa1\x61a\x01" // {"a": 1}
+	p := pSmall
+	return [][]byte{
+		seedCall(1, "userid1"+v, p(4), p(3), p(4), p(1)),
+		append(seedCall(1, "userid2"+v, p(4), p(3), p(4), p(1)), seedCall(5, "userid2", p(4), p(3))...),
+		append(seedCall(1, "tx"+v, p(1), p(1), p(4), p(1)), seedCall(2, "tx\xf6", p(1), p(1), p(1), p(9))...),
+		seedCall(3, "tx\xf6", p(1), p(1), p(1), p(0), p(2)),
+		seedCall(4, "tx", p(1), p(1), p(3)),
+		seedCall(6, "user", p(4), p(0), p(50)),
+		seedCall(7, "user", p(0), p(10), p(4), p(0), pSpecial(2)),
+		seedCall(8, "", pRaw(1<<63)),
+		seedCall(9, seedOp(1, "b", "1", "\x01")+seedOp(2, "b", "1", "\x02")+seedOp(4, "b", "1", ""), p(3), pFull(), p(7)),
+		seedCall(9, seedOp(1, "b", "2", "\x01")+seedOp(9, "b", "2", "\x02"), p(2), pFull(), p(7)),
+		seedCall(9, seedOp(1, "b", "3", "\x01"), pSpecial(2), pFull(), p(7)),
+		seedCall(10, ""), seedCall(11, ""),
+		seedCall(0, "", pSpecial(10)), seedCall(0, "", pSpecial(9)), seedCall(0, "", p(63)),
+		seedCall(1, "x", pSpecial(2), pSpecial(2), pSpecial(2), pRaw(0x0807060504030201)),
+		seedCall(7, "\xff", pSpecial(6), pSpecial(6), p(1), p(1), pSpecial(6)),
+		seedCall(1, "t\x00\xc3"+v, p(1), p(2), p(4), p(0)),
+		tooLargeSeed(), storeFullSeed(), compactedSeed(),
 	}
-	p := func(v byte) byte { return v << 2 } // a small parameter
-	full := byte(1)                          // the input's length
-	cbor1 := "\xa1\x61a\x01"
-	op := func(kind byte, typ, id, v string) string {
-		return string(abi.AppendOp(nil, &core.Op{Kind: core.Kind(kind), Type: typ, ID: id, Value: []byte(v)}))
+}
+
+// tooLargeSeed inserts a value of MaxValueBytes+1 bytes.
+func tooLargeSeed() []byte {
+	n := uint64(rawOptions.MaxValueBytes + 1)
+	return append(seedCall(0, "", pRaw(n+2)), seedCall(1, "tl", pSmall(1), pSmall(1), pRaw(n), pSmall(0))...)
+}
+
+// storeFullSeed grows the input buffer, then inserts eight values of
+// MaxValueBytes, more than MaxDataBytes in all: byte strings whose zero
+// bytes are the rest of the buffer.
+func storeFullSeed() []byte {
+	n := rawOptions.MaxValueBytes
+	b := seedCall(0, "", pRaw(uint64(n+2)))
+	for i := range 8 {
+		v := "\x59" + string([]byte{byte((n - 3) >> 8), byte(n - 3)})
+		b = append(b, seedCall(1, "f"+string(rune('a'+i))+v, pSmall(1), pSmall(1), pRaw(uint64(n)), pSmall(0))...)
 	}
-	seeds := [][]byte{
-		call(1, "userid1"+cbor1, p(4), p(3), p(4), p(1)),
-		append(call(1, "userid2"+cbor1, p(4), p(3), p(4), p(1)), call(5, "userid2", p(4), p(3))...),
-		append(call(1, "tx"+cbor1, p(1), p(1), p(4), p(1)), call(2, "tx\xf6", p(1), p(1), p(1), p(9))...),
-		call(3, "tx\xf6", p(1), p(1), p(1), p(0), p(2)),
-		call(4, "tx", p(1), p(1), p(3)),
-		call(6, "user", p(4), p(0), p(50)),
-		call(7, "user", p(0), p(10), p(4), p(0), 2<<2|2),
-		call(8, "", 3),
-		call(9, op(1, "b", "1", "\x01")+op(2, "b", "1", "\x02")+op(4, "b", "1", ""), p(3), full, p(7)),
-		call(9, op(1, "b", "2", "\x01")+op(9, "b", "2", "\x02"), p(2), full, p(7)),
-		call(9, op(1, "b", "3", "\x01"), 2<<2|2, full, p(7)),
-		call(10, ""), call(11, ""),
-		call(0, "", 10<<2|2), call(0, "", 9<<2|2), call(0, "", p(63)),
-		call(1, "x", 2<<2|2, 2<<2|2, 2<<2|2, 3, 1, 2, 3, 4, 5, 6, 7, 8),
-		call(7, "\xff", 6<<2|2, 6<<2|2, p(1), p(1), 6<<2|2),
-		call(1, "t\x00\xc3"+cbor1, p(1), p(2), p(4), p(0)),
+	return b
+}
+
+// compactedSeed inserts more actors in one batch than the replay buffer
+// holds, then asks for changes from the beginning.
+func compactedSeed() []byte {
+	var ops string
+	for i := range rawOptions.ReplayBufferSize + 6 {
+		ops += seedOp(1, "c", fmt.Sprint(i), "\xf6")
 	}
-	return seeds
+	b := seedCall(9, ops, pRaw(uint64(rawOptions.ReplayBufferSize+6)), pFull(), pSmall(1))
+	return append(b, seedCall(7, "", pSmall(0), pSmall(9), pSmall(0), pSmall(0), pSpecial(2))...)
 }
 
 // FuzzRawABI calls the module's exports directly with arbitrary input
@@ -372,7 +415,7 @@ func FuzzRawABI(f *testing.F) {
 			}
 		}()
 		in := &rawInput{b}
-		for i := 0; i < 8 && len(in.b) > 0; i++ {
+		for i := 0; i < 16 && len(in.b) > 0; i++ {
 			h.run(t, in.call(h.fns))
 		}
 		h.checkKnown(t)
@@ -383,7 +426,7 @@ func FuzzRawABI(f *testing.F) {
 func checkBody(t *testing.T, name string, body []byte) {
 	r := abi.NewReader(body)
 	if code := core.Code(r.U8()); code != core.OK {
-		if e := r.ReadError(code); e.Code != code || e.Msg == "" || r.Len() != 0 {
+		if e := r.ReadError(code); e.Code != code || e.Msg == "" || r.Len() != 0 || !knownFailure(code) {
 			t.Fatalf("%s: malformed error result %x", name, body)
 		}
 		return
@@ -415,6 +458,32 @@ func checkBody(t *testing.T, name string, body []byte) {
 	if r.Err() != nil || r.Len() != 0 {
 		t.Fatalf("%s: result %x does not have the export's layout (%v, %d bytes left)", name, body, r.Err(), r.Len())
 	}
+}
+
+// knownFailure reports whether a raw call may fail with code. Each code is
+// its own branch, which guides the fuzzer towards every outcome.
+func knownFailure(code core.Code) bool {
+	switch code {
+	case core.InvalidKey:
+		return true
+	case core.AlreadyExists:
+		return true
+	case core.NotFound:
+		return true
+	case core.VersionMismatch:
+		return true
+	case core.Compacted:
+		return true
+	case core.InvalidValue:
+		return true
+	case core.ValueTooLarge:
+		return true
+	case core.StoreFull:
+		return true
+	case core.InvalidArgument:
+		return true
+	}
+	return false // OK, Closed (hosts only), Internal (a bug), unknown
 }
 
 // readResultBody reads a delete or batch result: found exactly when an

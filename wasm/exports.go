@@ -198,6 +198,9 @@ func batch(count uint32, size uint32, ts int64) (res uint64) {
 	if err := fit(uint64(size)); err != nil {
 		return fail(err)
 	}
+	if err := core.CheckBatchLen(int(count)); err != nil {
+		return fail(err)
+	}
 	if uint64(count)*abi.OpHeader > uint64(size) {
 		return fail(&core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: batch count exceeds its bytes"})
 	}

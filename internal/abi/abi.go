@@ -15,8 +15,9 @@ import (
 // module whose version differs.
 const Version = 1
 
-// MaxRequestBytes is the largest input buffer the module will allocate.
-const MaxRequestBytes = 256 << 20
+// MaxRequestBytes is the largest input buffer the module will allocate:
+// room for the largest value (64 MiB) and its key.
+const MaxRequestBytes = 65<<20 + 4096
 
 // ErrorHeader is the size of an error result before its message.
 const ErrorHeader = 1 + 4*8 + 4 + 4
