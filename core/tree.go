@@ -1,10 +1,6 @@
 package core
 
-import (
-	"encoding/binary"
-
-	"github.com/tidwall/btree"
-)
+import "github.com/tidwall/btree"
 
 // entry is one slot of the B-tree: the first 16 bytes of the actor's key,
 // as two big-endian integers, beside the actor. Most comparisons end on
@@ -20,10 +16,16 @@ type entry struct {
 
 func keyPrefix(typ, id string) (hi, lo uint64) {
 	var b [16]byte
-	binary.BigEndian.PutUint16(b[:], uint16(len(typ)))
+	b[0], b[1] = byte(len(typ)>>8), byte(len(typ))
 	n := 2 + copy(b[2:], typ)
 	copy(b[n:], id)
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	for _, c := range b[:8] {
+		hi = hi<<8 | uint64(c)
+	}
+	for _, c := range b[8:] {
+		lo = lo<<8 | uint64(c)
+	}
+	return hi, lo
 }
 
 func lessEntry(x, y entry) bool {

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"runtime/debug"
 	"strconv"
 	"unsafe"
 
@@ -23,11 +22,18 @@ var (
 func init() {
 	// The garbage collector works harder, rather than growing memory, as
 	// the heap nears what wasm32 can address.
-	debug.SetMemoryLimit(3 << 30)
+	setMemoryLimit(3 << 30)
 	store, _ = core.New(core.Options{})
 }
 
 func main() {}
+
+// setMemoryLimit is runtime/debug.SetMemoryLimit without importing
+// runtime/debug, which would link fmt, os and reflect into the module (a
+// third more code for the host to validate at every Open).
+//
+//go:linkname setMemoryLimit runtime/debug.setMemoryLimit
+func setMemoryLimit(limit int64) int64
 
 func ptr(b []byte) uint32 {
 	if cap(b) == 0 {
