@@ -3,7 +3,8 @@
 #   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/
 #   ./build.sh test    everything CI runs: vet, gofmt, module freshness, unit,
 #                      conformance, model, race and fuzz-corpus tests
-#   ./build.sh bench   engine benchmarks, with WASM/native ratios
+#   ./build.sh bench   engine benchmarks, with WASM/native ratios (medians of
+#                      BENCHCOUNT=3 runs; BENCH=regexp, BENCHTIME=1s)
 #   ./build.sh demo    a small Go program embedding the store
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -67,7 +68,7 @@ step_bench() {
   need_go
   local out; out=$(mktemp)
   log "engine benchmarks (same operations on native and wasm, one run)"
-  go test -run '^$' -bench "${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -benchmem ./host | tee "$out"
+  go test -run '^$' -bench "${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -count="${BENCHCOUNT:-3}" -benchmem ./host | tee "$out"
   log "ratios"
   go run ./internal/benchratio <"$out"
   rm -f "$out"

@@ -246,3 +246,28 @@ func TestCacheDir(t *testing.T) {
 		s.Close(ctx)
 	}
 }
+
+// TestGuestFailureIsReported: when the guest traps (here: the Go runtime
+// refuses a second _initialize), that call and every later one report
+// ErrInternal instead of answering from a lost state.
+func TestGuestFailureIsReported(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, EngineWASM, Options{})
+	if _, err := s.Insert(ctx, "t", "i", 1); err != nil {
+		t.Fatal(err)
+	}
+	w := s.eng.(*wasmEngine)
+	if _, err := w.call(w.mod.ExportedFunction("_initialize")); err == nil {
+		t.Fatal("a second _initialize did not trap")
+	} else {
+		t.Log(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, _, err := s.Get(ctx, "t", "i"); !errors.Is(err, ErrInternal) {
+			t.Fatalf("Get after the guest died: %v", err)
+		}
+		if _, err := s.Insert(ctx, "t", "j", 1); !errors.Is(err, ErrInternal) {
+			t.Fatalf("Insert after the guest died: %v", err)
+		}
+	}
+}

@@ -346,4 +346,9 @@ func (e *wasmEngine) stats() (core.Stats, *core.Error) {
 	return st, r.Err()
 }
 
-func (e *wasmEngine) close(ctx context.Context) error { return e.mod.Close(ctx) }
+// close releases the instance; calls after it fail without touching the
+// memory it freed.
+func (e *wasmEngine) close(ctx context.Context) error {
+	e.dead = &trapError{fmt.Errorf("instance closed")}
+	return e.mod.Close(ctx)
+}

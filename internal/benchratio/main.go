@@ -1,6 +1,7 @@
 // Command benchratio reads `go test -bench` output of ./host on stdin and
-// prints, per operation, the WASM/native ratio measured in that one run,
-// beside the project's target.
+// prints, per operation, the WASM/native ratio measured in that one run
+// (the median of each side when run with -count), beside the project's
+// target.
 package main
 
 import (
@@ -29,6 +30,22 @@ var line = regexp.MustCompile(`^Benchmark(\w+)(?:/([\w-]+?))?(?:-\d+)?\s+\d+\s+(
 // result is one benchmark line: ns/op and the custom metrics.
 type result map[string]float64
 
+// median keeps, per metric, the median over repeated runs (-count).
+func median(rs []result) result {
+	out := result{}
+	for k := range rs[0] {
+		var vs []float64
+		for _, r := range rs {
+			if v, ok := r[k]; ok {
+				vs = append(vs, v)
+			}
+		}
+		sort.Float64s(vs)
+		out[k] = vs[len(vs)/2]
+	}
+	return out
+}
+
 func parse(rest string) result {
 	r := result{}
 	f := strings.Fields(rest)
@@ -41,17 +58,24 @@ func parse(rest string) result {
 }
 
 func main() {
-	runs := map[string]map[string]result{}
+	all := map[string]map[string][]result{}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		m := line.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}
-		if runs[m[1]] == nil {
-			runs[m[1]] = map[string]result{}
+		if all[m[1]] == nil {
+			all[m[1]] = map[string][]result{}
 		}
-		runs[m[1]][m[2]] = parse(m[3])
+		all[m[1]][m[2]] = append(all[m[1]][m[2]], parse(m[3]))
+	}
+	runs := map[string]map[string]result{}
+	for op, byEngine := range all {
+		runs[op] = map[string]result{}
+		for eng, rs := range byEngine {
+			runs[op][eng] = median(rs)
+		}
 	}
 	ops := make([]string, 0, len(runs))
 	for op := range runs {
