@@ -1,6 +1,9 @@
 package core
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Kind is the kind of a write operation.
 type Kind uint8
@@ -75,7 +78,7 @@ func (t *txn) apply(op *Op, ts int64) (Result, *Error) {
 			return Result{}, e
 		}
 		return t.put(cur, op, ts)
-	case KindDelete:
+	default: // KindDelete: kinds were checked on entry
 		if !found {
 			return Result{}, nil
 		}
@@ -85,7 +88,6 @@ func (t *txn) apply(op *Op, ts int64) (Result, *Error) {
 			PrevVersion: cur.Version, HasPrev: true, Timestamp: ts})
 		return Result{Actor: *cur, Found: true, Sequence: t.seq}, nil
 	}
-	return Result{}, errorf(InvalidArgument, "invalid operation kind %d", int(op.Kind))
 }
 
 // put stores a new actor value, replacing cur when it is not nil. Actors in
@@ -149,7 +151,7 @@ func (s *Store) Batch(ops []Op, ts int64) ([]Result, *Error) {
 			}
 			s.pending = s.pending[:0]
 			err.Index = i
-			err.Msg = "batch operation " + itoa(i) + ": " + err.Msg
+			err.Msg = "batch operation " + strconv.Itoa(i) + ": " + err.Msg
 			return nil, err
 		}
 		out[i] = r
@@ -164,17 +166,4 @@ func CheckBatchLen(n int) *Error {
 		return errorf(InvalidArgument, "invalid argument: a batch of %d operations, more than %d", n, MaxBatchOps)
 	}
 	return nil
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for ; i > 0; i /= 10 {
-		n--
-		b[n] = byte('0' + i%10)
-	}
-	return string(b[n:])
 }

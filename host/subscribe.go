@@ -80,12 +80,14 @@ func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscrip
 	case startBeginning:
 		sub.cursor = st.OldestSequence - 1
 	case startSequence:
-		n := max(o.Start.seq, 1)
-		if n < st.OldestSequence && n <= st.CurrentSequence {
-			return nil, mapError(&core.Error{Code: core.Compacted, Index: -1, Requested: n, Oldest: st.OldestSequence,
-				Msg: "compacted: subscription start " + itoa(n) + " was evicted, oldest retained is " + itoa(st.OldestSequence)})
+		// Read the first page now: an evicted start fails here, with the
+		// engine's own Compacted error.
+		sub.cursor = max(o.Start.seq, 1) - 1
+		p, err := s.changesLocked(sub.cursor, sub.filter, subscriptionBatch)
+		if err != nil {
+			return nil, err
 		}
-		sub.cursor = n - 1
+		sub.cursor, sub.buf = p.Next, p.Events
 	case startNow:
 		sub.cursor = st.CurrentSequence
 	case startTime:
@@ -97,18 +99,6 @@ func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscrip
 	}
 	s.subs++
 	return sub, nil
-}
-
-func itoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		if v /= 10; v == 0 {
-			return string(b[i:])
-		}
-	}
 }
 
 // Next returns the next matching event, waiting for one until ctx is done.

@@ -153,7 +153,11 @@ func (e *wasmEngine) call(fn api.Function, params ...uint64) (uint64, error) {
 // The returned reader's strings and slices alias that private copy.
 func (e *wasmEngine) result(packed uint64, err error) (*abi.Reader, *core.Error) {
 	if err != nil {
-		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: err.Error()[len("actorstore: "):]}
+		msg := err.Error()
+		if t, ok := err.(*trapError); ok {
+			msg = "wasm guest trapped: " + t.err.Error()
+		}
+		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: msg}
 	}
 	ptr, n := abi.Unpack(packed)
 	view, ok := e.mem.Read(ptr, n)

@@ -120,18 +120,30 @@ func actorKeys(as []host.Actor) string {
 	return "[" + strings.Join(keys, " ") + "]"
 }
 
+// checkOutcome settles the cases every step shares: no expectation (the
+// step must succeed), an expected error, an unexpected one. done is false
+// when the caller must still compare a successful result with want.
+func checkOutcome(want *expectation, err error, wanted string) (done bool, mismatch error) {
+	switch {
+	case want == nil && err != nil:
+		return true, fmt.Errorf("error %v, want success", err)
+	case want == nil:
+		return true, nil
+	case want.Error != nil:
+		return true, checkError(want.Error, err)
+	case err != nil:
+		return true, fmt.Errorf("error %v, want %s", err, wanted)
+	}
+	return false, nil
+}
+
 // checkLookup compares the result of Get or Delete with an expectation;
 // without one (a setup delete) it must succeed.
 func checkLookup(want *expectation, a host.Actor, ok bool, err error) error {
+	if done, mismatch := checkOutcome(want, err, "an actor or absent"); done {
+		return mismatch
+	}
 	switch {
-	case want == nil && err != nil:
-		return fmt.Errorf("error %v, want success", err)
-	case want == nil:
-		return nil
-	case want.Error != nil:
-		return checkError(want.Error, err)
-	case err != nil:
-		return fmt.Errorf("error %v", err)
 	case want.Absent != nil && ok:
 		return fmt.Errorf("found actor %q/%q version %d, want absent", a.Type, a.ID, a.Version)
 	case want.Actor != nil && !ok:

@@ -153,15 +153,8 @@ func (r *runner) do(s *step) error {
 // checkWrite checks the result of an insert or update; without an
 // expectation the write must succeed.
 func checkWrite(want *expectation, a host.Actor, err error) error {
-	switch {
-	case want == nil && err != nil:
-		return fmt.Errorf("error %v, want success", err)
-	case want == nil:
-		return nil
-	case want.Error != nil:
-		return checkError(want.Error, err)
-	case err != nil:
-		return fmt.Errorf("error %v, want an actor", err)
+	if done, mismatch := checkOutcome(want, err, "an actor"); done {
+		return mismatch
 	}
 	return checkActor(want.Actor, a)
 }
