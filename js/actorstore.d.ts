@@ -1,0 +1,194 @@
+// Type declarations of the `actorstore` package: Actor Store's JS host.
+// The contract is DESIGN.md ("JS API"); the module's bytes are wasm/ABI.md.
+
+/** Error codes, as in DESIGN.md and wasm/ABI.md. */
+export type ErrorCode =
+  | "INVALID_KEY"
+  | "ALREADY_EXISTS"
+  | "NOT_FOUND"
+  | "VERSION_MISMATCH"
+  | "COMPACTED"
+  | "INVALID_VALUE"
+  | "VALUE_TOO_LARGE"
+  | "STORE_FULL"
+  | "INVALID_ARGUMENT"
+  | "CLOSED"
+  | "INTERNAL";
+
+/** Every failure of the store is an ActorStoreError. */
+export class ActorStoreError extends Error {
+  readonly name: "ActorStoreError";
+  readonly code: ErrorCode;
+  /** VERSION_MISMATCH: the version the caller expected. */
+  readonly expected?: number;
+  /** VERSION_MISMATCH: the actor's current version. */
+  readonly actual?: number;
+  /** COMPACTED: the first sequence asked for. */
+  readonly requested?: number;
+  /** COMPACTED: the oldest sequence still retained. */
+  readonly oldest?: number;
+  /** Batch failures: the index of the failing operation. */
+  readonly index?: number;
+  constructor(code: ErrorCode, message: string, details?: {
+    expected?: number; actual?: number; requested?: number; oldest?: number; index?: number;
+  });
+}
+
+/**
+ * CBOR bytes passed through untouched as a value (no encoding): the store
+ * still checks that they are one well-formed CBOR item.
+ */
+export class RawCBOR {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array);
+}
+
+/** Encodes a JS value to CBOR exactly as the store does for writes. */
+export function encodeValue(value: unknown): Uint8Array;
+/** Decodes CBOR bytes exactly as the store does for reads. */
+export function decodeValue(bytes: Uint8Array): unknown;
+
+/** Where the module comes from. */
+export type WasmSource =
+  | string
+  | URL
+  | Response
+  | PromiseLike<Response>
+  | ArrayBuffer
+  | ArrayBufferView
+  | WebAssembly.Module;
+
+export interface OpenOptions {
+  /** The module; defaults to the package's own `actorstore.wasm`. */
+  wasm?: WasmSource;
+  /** Replay buffer bound in events (default 10,000). */
+  replayBufferSize?: number;
+  /** Replay buffer bound in bytes (default 64 MiB). */
+  replayBufferBytes?: number;
+  /** Largest value in bytes (default 1 MiB, at most 64 MiB). */
+  maxValueBytes?: number;
+  /** Budget of accounted actor bytes (default 1 GiB, at most 1.5 GiB). */
+  maxDataBytes?: number;
+  /**
+   * The host clock giving each mutation's timestamp: milliseconds since the
+   * Unix epoch (fractions kept to the nanosecond) or a Date. Default Date.now.
+   */
+  clock?: () => number | Date;
+  /**
+   * Raw mode: values read are the stored CBOR bytes (a Uint8Array copy),
+   * never decoded; values written must be Uint8Array or RawCBOR.
+   */
+  raw?: boolean;
+}
+
+export interface Actor<V = any> {
+  type: string;
+  id: string;
+  value: V;
+  version: number;
+}
+
+export type Operation = "insert" | "update" | "delete";
+
+export interface ChangeEvent<V = any> {
+  sequence: number;
+  operation: Operation;
+  actorType: string;
+  actorId: string;
+  /** Absent (undefined) on insert. */
+  previousValue?: V;
+  previousVersion?: number;
+  /** Absent (undefined) on delete. */
+  newValue?: V;
+  newVersion?: number;
+  timestamp: Date;
+}
+
+export interface Filter {
+  /** Only this actor type (exact). */
+  actorType?: string;
+  /** Only ids starting with this prefix. */
+  keyPrefix?: string;
+}
+
+export interface ChangesOptions extends Filter {
+  /** Most events returned (default 1,000); a page may hold fewer. */
+  limit?: number;
+}
+
+export interface ChangesPage<V = any> {
+  events: ChangeEvent<V>[];
+  /** Cursor for the next call: pass it as `since`. */
+  next: number;
+}
+
+export type StartPosition =
+  | "beginning"
+  | "now"
+  | { sequence: number }
+  | { time: number | Date };
+
+export interface SubscribeOptions extends Filter {
+  /** Default "beginning". */
+  from?: StartPosition;
+}
+
+export type BatchOp<V = any> =
+  | { op: "insert"; type: string; id: string; value: V }
+  | { op: "update"; type: string; id: string; value: V }
+  | { op: "updateVersioned"; type: string; id: string; value: V; expected: number }
+  | { op: "delete"; type: string; id: string };
+
+export interface BatchResult<V = any> {
+  /** The written actor, or for a delete the removed one (undefined when absent). */
+  actor: Actor<V> | undefined;
+  /** False only for a delete of an absent actor. */
+  found: boolean;
+}
+
+export interface Stats {
+  totalEvents: number;
+  currentSequence: number;
+  /** Events retained in the replay buffer. */
+  replayBufferSize: number;
+  activeSubscriptions: number;
+  eventsDropped: number;
+  oldestSequence: number;
+  replayBufferBytes: number;
+  actors: number;
+  dataBytes: number;
+}
+
+export class ActorStore {
+  private constructor();
+  static open(options?: OpenOptions): Promise<ActorStore>;
+
+  insert<V = any>(type: string, id: string, value: V): Actor<V>;
+  get<V = any>(type: string, id: string): Actor<V> | undefined;
+  update<V = any>(type: string, id: string, value: V): Actor<V>;
+  updateVersioned<V = any>(type: string, id: string, value: V, expected: number): Actor<V>;
+  delete<V = any>(type: string, id: string): Actor<V> | undefined;
+  getAll<V = any>(type: string): Actor<V>[];
+  changes<V = any>(since: number, options?: ChangesOptions): ChangesPage<V>;
+  batch<V = any>(ops: BatchOp[]): BatchResult<V>[];
+  stats(): Stats;
+
+  /**
+   * Delivers matching events to onEvent asynchronously (a microtask after the
+   * mutation that made them), in order, exactly once. A subscriber that
+   * falls out of the replay buffer gets a COMPACTED error through onError
+   * and is ended. Returns a function that ends the subscription.
+   */
+  subscribe<V = any>(
+    options: SubscribeOptions,
+    onEvent: (event: ChangeEvent<V>) => void,
+    onError?: (error: ActorStoreError) => void,
+  ): () => void;
+
+  /** The same events as an async iterator; `break` ends it. */
+  watch<V = any>(options?: SubscribeOptions): AsyncIterableIterator<ChangeEvent<V>>;
+
+  /** Frees the module; every later call throws CLOSED. Idempotent. */
+  close(): void;
+  readonly closed: boolean;
+}
