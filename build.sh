@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Actor Store's one entry point. Steps:
+#   ./build.sh demo    the web demo (a live task board) on http://localhost:8080
+#   ./build.sh test    everything CI runs: Go (vet, gofmt, module freshness,
+#                      unit, conformance, model, race, fuzz corpora), the JS
+#                      host in Node (conformance, API, types) and in Chromium
+#   ./build.sh bench   Go engine benchmarks with WASM/native ratios (medians of
+#                      BENCHCOUNT=3 runs; BENCH=regexp, BENCHTIME=1s), then the
+#                      Node benchmark against Map+structuredClone and sql.js
 #   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/
-#   ./build.sh test    everything CI runs: vet, gofmt, module freshness, unit,
-#                      conformance, model, race and fuzz-corpus tests
-#   ./build.sh bench   engine benchmarks, with WASM/native ratios (medians of
-#                      BENCHCOUNT=3 runs; BENCH=regexp, BENCHTIME=1s)
-#   ./build.sh demo    a small Go program embedding the store
+#   ./build.sh go-demo a small Go program embedding the store
+# They install what they need: Go modules, npm packages (js/), and Debian's
+# chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,14 +19,42 @@ WASM_OUT=host/actorstore.wasm
 # on the sources and the Go version. gcstoptheworld=1 makes the guest's
 # garbage collector finish each cycle inside the call that starts it: a
 # reactor never runs background goroutines, so concurrent cycles would
-# linger and the heap would only grow (see RATIONALE.md).
-WASM_LDFLAGS="-s -w -buildid= -X=runtime.godebugDefault=gcstoptheworld=1"
+# linger and the heap would only grow (see RATIONALE.md). -checklinkname=0
+# lets wasm/main.go reach the runtime's break (bloc, blocMax) to grow
+# memory in large steps.
+WASM_LDFLAGS="-s -w -buildid= -checklinkname=0 -X=runtime.godebugDefault=gcstoptheworld=1"
 
 log() { printf '\n== %s\n' "$*"; }
 
 need_go() {
   command -v go >/dev/null || { echo "build.sh: Go 1.26+ is required (https://go.dev/dl)" >&2; exit 1; }
   go mod download
+}
+
+need_node() {
+  command -v node >/dev/null || { echo "build.sh: Node.js 20+ and npm are required" >&2; exit 1; }
+  # npm ci when js/node_modules is missing or older than the lock file.
+  local stamp=js/node_modules/.actorstore-lock
+  if ! cmp -s js/package-lock.json "$stamp" 2>/dev/null; then
+    log "npm ci (js/)"
+    (cd js && npm ci --no-audit --no-fund)
+    cp js/package-lock.json "$stamp"
+  fi
+}
+
+# need_chromium installs Debian's chromium for the browser tests. It never
+# skips: without a browser the test run fails.
+need_chromium() {
+  [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || {
+    echo "build.sh: chromium is required for the browser tests: apt-get install chromium (or set CHROMIUM=/path)" >&2
+    exit 1
+  }
 }
 
 build_wasm() { # build_wasm OUT
@@ -62,6 +95,17 @@ step_test() {
   go test -count=1 ./...
   log "race: host and hammer tests"
   go test -count=1 -race ./host ./tests
+
+  need_node
+  log "JS host: TypeScript declarations (tsc --strict on a typed usage)"
+  js/node_modules/.bin/tsc -p js/typecheck/tsconfig.json
+  log "JS host in Node: conformance vectors, API tests"
+  node --test --test-reporter=spec js/test/
+  log "JS benchmark smoke run (correctness of every store; figures not checked)"
+  node js/bench/bench.mjs --quick >/dev/null
+  need_chromium
+  log "JS host in Chromium: conformance vectors in a page, the web demo end to end"
+  node --test --test-reporter=spec web-demo/e2e/
 }
 
 step_bench() {
@@ -72,9 +116,18 @@ step_bench() {
   log "ratios"
   go run ./internal/benchratio <"$out"
   rm -f "$out"
+  need_node
+  log "Node benchmark: Actor Store against Map+structuredClone and sql.js"
+  node js/bench/bench.mjs
 }
 
 step_demo() {
+  need_go
+  need_node
+  go run ./web-demo "$@"
+}
+
+step_go_demo() {
   need_go
   go run ./cmd/demo
 }
@@ -83,6 +136,7 @@ case "${1:-}" in
   wasm) step_wasm ;;
   test) step_test ;;
   bench) step_bench ;;
-  demo) step_demo ;;
-  *) echo "usage: $0 wasm|test|bench|demo" >&2; exit 2 ;;
+  demo) shift; step_demo "$@" ;;
+  go-demo) step_go_demo ;;
+  *) echo "usage: $0 demo|test|bench|wasm|go-demo" >&2; exit 2 ;;
 esac

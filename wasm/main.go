@@ -24,6 +24,7 @@ func init() {
 	// the heap nears what wasm32 can address.
 	setMemoryLimit(3 << 30)
 	store, _ = core.New(core.Options{})
+	reserveMemory()
 }
 
 func main() {}
@@ -34,6 +35,57 @@ func main() {}
 //
 //go:linkname setMemoryLimit runtime/debug.setMemoryLimit
 func setMemoryLimit(limit int64) int64
+
+// The Go runtime grows linear memory (runtime.sbrk) by exactly what each
+// allocation of its heap, GC metadata or spans needs: ten thousand small
+// inserts grow it about 40 times. Every memory.grow costs a host dearly — a
+// JS engine runs a full garbage collection of the page's heap each time
+// (about 10 ms with a 50 MB heap) — so the module grows memory itself, in
+// steps of an eighth of its size (at least 8 MiB), before the runtime runs
+// short, and tells the runtime so through its own break variables.
+// Memory grown but not touched costs no physical memory.
+//
+// These are runtime internals (runtime/mem_sbrk.go), reached with
+// -checklinkname=0 (build.sh); a Go release that renames them fails the
+// build, never silently.
+//
+//go:linkname bloc runtime.bloc
+var bloc uintptr
+
+//go:linkname blocMax runtime.blocMax
+var blocMax uintptr
+
+//go:linkname growMemory runtime.growMemory
+func growMemory(pages int32) int32
+
+//go:linkname resetMemoryDataView runtime.resetMemoryDataView
+func resetMemoryDataView()
+
+const (
+	wasmPage       = 64 << 10
+	minReserve     = 4 << 20 // grow when less than this is left
+	minGrowth      = 8 << 20
+	maxMemoryBytes = 4<<30 - wasmPage
+)
+
+// reserveMemory keeps at least minReserve bytes grown but unused past the
+// runtime's break.
+func reserveMemory() {
+	if blocMax-bloc >= minReserve || blocMax >= maxMemoryBytes-minGrowth {
+		return
+	}
+	grow := max(uintptr(minGrowth), blocMax/8) &^ (wasmPage - 1)
+	if uint64(blocMax)+uint64(grow) > maxMemoryBytes {
+		return
+	}
+	// The runtime's blocMax is the end of memory it has grown; the memory
+	// itself may be larger only by what it grew for us before.
+	if growMemory(int32(grow/wasmPage)) < 0 {
+		return // out of memory: the runtime grows on its own, as before
+	}
+	resetMemoryDataView()
+	blocMax += grow
+}
 
 func ptr(b []byte) uint32 {
 	if cap(b) == 0 {
@@ -47,6 +99,7 @@ func ptr(b []byte) uint32 {
 // global pointer costs a write barrier check.
 func done(b []byte) uint64 {
 	out = b
+	reserveMemory()
 	return abi.Pack(ptr(b), uint32(len(b)))
 }
 
