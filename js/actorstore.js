@@ -65,8 +65,30 @@ export function encodeValue(value) {
 
 /** Decodes CBOR bytes exactly as the store does for reads. */
 export function decodeValue(bytes) {
-  return codec.decode(bytes);
+  const v = codec.decode(bytes);
+  // cbor-x reads every 8-byte integer as a BigInt, even a small one (Go
+  // writes integers from 2^32 up that way). Integers are numbers here, as
+  // in JSON, and BigInts only past 2^53 where a number would lose digits.
+  // Only bytes holding such a head can hold such an integer.
+  return bytes.indexOf(0x1b) >= 0 || bytes.indexOf(0x3b) >= 0 ? narrow(v) : v;
 }
+
+function narrow(v) {
+  if (typeof v === "bigint") {
+    return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
+  }
+  if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || v instanceof Date) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = narrow(v[i]);
+  } else if (v instanceof Map) {
+    for (const [k, x] of v) v.set(k, narrow(x));
+  } else {
+    for (const k of Object.keys(v)) v[k] = narrow(v[k]);
+  }
+  return v;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder("utf-8", { fatal: false });
@@ -309,7 +331,7 @@ export class ActorStore {
 
   #value(p, n) {
     const bytes = this.#u8.subarray(p, p + n);
-    return this.#raw ? bytes.slice() : codec.decode(bytes);
+    return this.#raw ? bytes.slice() : decodeValue(bytes);
   }
 
   // ---- requests ----------------------------------------------------------
@@ -459,7 +481,7 @@ export class ActorStore {
   // #written is the value of a written actor as the caller sees it: what
   // they passed, except that raw CBOR reads back in the store's mode.
   #written(value) {
-    if (value instanceof RawCBOR) return this.#raw ? value.bytes.slice() : codec.decode(value.bytes);
+    if (value instanceof RawCBOR) return this.#raw ? value.bytes.slice() : decodeValue(value.bytes);
     return value;
   }
 
