@@ -65,12 +65,88 @@ export function encodeValue(value) {
 
 /** Decodes CBOR bytes exactly as the store does for reads. */
 export function decodeValue(bytes) {
-  const v = codec.decode(bytes);
+  let v;
+  try {
+    v = codec.decode(bytes);
+  } catch (e) {
+    // cbor-x does not read indefinite-length strings, which the store
+    // accepts (they are well-formed CBOR): join their chunks and retry.
+    if (!/indefinite/i.test(e.message)) throw e;
+    bytes = definiteStrings(bytes);
+    v = codec.decode(bytes);
+  }
   // cbor-x reads every 8-byte integer as a BigInt, even a small one (Go
   // writes integers from 2^32 up that way). Integers are numbers here, as
   // in JSON, and BigInts only past 2^53 where a number would lose digits.
   // Only bytes holding such a head can hold such an integer.
   return bytes.indexOf(0x1b) >= 0 || bytes.indexOf(0x3b) >= 0 ? narrow(v) : v;
+}
+
+// definiteStrings rewrites one well-formed CBOR item with every
+// indefinite-length byte or text string made definite (its chunks joined);
+// everything else is copied as is.
+function definiteStrings(b) {
+  const out = [];
+  let pos = 0;
+  const arg = (ai) => {
+    if (ai < 24) return ai;
+    const n = 1 << (ai - 24); // 1, 2, 4 or 8 bytes follow
+    let v = 0;
+    for (let i = 0; i < n; i++) v = v * 256 + b[pos + i];
+    pos += n;
+    return v;
+  };
+  const head = (major, len) => {
+    const m = major << 5;
+    if (len < 24) out.push(Uint8Array.of(m | len));
+    else if (len < 0x100) out.push(Uint8Array.of(m | 24, len));
+    else if (len < 0x10000) out.push(Uint8Array.of(m | 25, len >> 8, len & 0xff));
+    else out.push(Uint8Array.of(m | 26, len >>> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff));
+  };
+  const item = () => {
+    const start = pos;
+    const ib = b[pos++];
+    const major = ib >> 5;
+    const ai = ib & 31;
+    if ((major === 2 || major === 3) && ai === 31) {
+      const chunks = [];
+      let len = 0;
+      while (b[pos] !== 0xff) {
+        const n = arg(b[pos++] & 31);
+        chunks.push(b.subarray(pos, pos + n));
+        len += n;
+        pos += n;
+      }
+      pos++;
+      head(major, len);
+      out.push(...chunks);
+      return;
+    }
+    const v = ai === 31 ? -1 : arg(ai);
+    if (major === 2 || major === 3) pos += v;
+    out.push(b.subarray(start, pos));
+    if (major === 4 || major === 5) {
+      const per = major === 5 ? 2 : 1;
+      if (v < 0) {
+        while (b[pos] !== 0xff) item();
+        out.push(b.subarray(pos, ++pos));
+      } else {
+        for (let i = 0; i < v * per; i++) item();
+      }
+    } else if (major === 6) {
+      item();
+    }
+  };
+  item();
+  let n = 0;
+  for (const c of out) n += c.length;
+  const r = new Uint8Array(n);
+  n = 0;
+  for (const c of out) {
+    r.set(c, n);
+    n += c.length;
+  }
+  return r;
 }
 
 function narrow(v) {
@@ -360,16 +436,40 @@ export class ActorStore {
   }
 
   // #keyValue writes type ‖ id ‖ value at the input buffer's offset `at`
-  // and returns the three lengths in #lens. A value the module must not
-  // see (unencodable, or larger than maxValueBytes) is sent as one invalid
-  // byte instead, so that the module still reports any earlier error in
-  // its own order (key first, then earlier batch operations) and fails
-  // there at the latest; #substituted remembers the real error.
+  // and returns the three lengths in #lens.
+  //
+  // What the module must not see — a value that cannot be encoded or is
+  // larger than maxValueBytes, a key that is not a string, is certainly too
+  // long, or holds a lone surrogate — is replaced by a stand-in the module
+  // refuses with the same code: an empty key (INVALID_KEY) or one invalid
+  // CBOR byte (INVALID_VALUE). So the module still reports any earlier
+  // error in its own order (key before value, earlier batch operations
+  // first) and fails there at the latest. #substituted keeps the real
+  // error and #substitutedAt its batch operation (-1 outside a batch).
   #lens = [0, 0, 0];
   #substituted = null;
-  #keyValue(at, type, id, value) {
+  #substitutedAt = -1;
+  #standIn = ""; // the code the module gives the stand-in
+  #substitute(err, opIndex, standIn) {
+    if (!this.#substituted) {
+      this.#substituted = err;
+      this.#substitutedAt = opIndex;
+      this.#standIn = standIn;
+    }
+  }
+
+  #keyValue(at, type, id, value, opIndex = -1) {
+    let keyErr = null;
     if (typeof type !== "string" || typeof id !== "string") {
-      throw new ActorStoreError("INVALID_KEY", "invalid key: type and id must be strings");
+      keyErr = new ActorStoreError("INVALID_KEY", "invalid key: type and id must be strings");
+    } else if (type.length > MAX_TYPE_BYTES || id.length > MAX_ID_BYTES) {
+      // Certainly too long: UTF-8 takes at least a byte per UTF-16 unit.
+      keyErr = keyError(type, id);
+    }
+    if (keyErr) {
+      this.#substitute(keyErr, opIndex, "INVALID_KEY");
+      type = id = "";
+      value = NO_VALUE;
     }
     let bytes = value === NO_VALUE ? null : this.#encode(value);
     if (bytes instanceof ActorStoreError || (bytes && bytes.length > this.#maxValueBytes)) {
@@ -377,19 +477,20 @@ export class ActorStore {
         bytes = new ActorStoreError("VALUE_TOO_LARGE",
           `value too large: ${bytes.length} bytes, limit ${this.#maxValueBytes}`);
       }
-      this.#substituted ??= bytes;
+      this.#substitute(bytes, opIndex, "INVALID_VALUE");
       bytes = INVALID_CBOR;
     }
     const vlen = bytes ? bytes.length : 0;
-    if (type.length > MAX_TYPE_BYTES || id.length > MAX_ID_BYTES) {
-      // Certainly too long (UTF-8 has at least one byte per UTF-16 unit):
-      // refuse before asking for a large buffer.
-      throw keyError(type, id);
-    }
     this.#ensureInput(at + 3 * (type.length + id.length) + vlen, at);
     const base = this.#in + at;
-    const tl = this.#str(type, base);
-    const il = this.#str(id, base + tl);
+    let tl, il;
+    try {
+      tl = this.#str(type, base);
+      il = this.#str(id, base + tl);
+    } catch (e) {
+      this.#substitute(e, opIndex, "INVALID_KEY"); // a lone surrogate
+      tl = il = 0;
+    }
     if (bytes) this.#u8.set(bytes, base + tl + il);
     const lens = this.#lens;
     lens[0] = tl;
@@ -417,8 +518,8 @@ export class ActorStore {
     const code = CODES[this.#u8[p]] ?? "INTERNAL";
     const index = dv.getInt32(p + 33, true);
     const message = this.#readStr(p + 41, dv.getUint32(p + 37, true));
-    if (substituted && code === "INVALID_VALUE") {
-      // The module stopped at the stand-in value: report the real error.
+    if (substituted && index === this.#substitutedAt && code === this.#standIn) {
+      // The module stopped at the stand-in: report the real error.
       if (index >= 0) substituted.index = index;
       return substituted;
     }
@@ -635,24 +736,24 @@ export class ActorStore {
       let size = 0;
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
-        const kind = op && KIND[op.op];
-        if (!kind) {
-          const e = new ActorStoreError("INVALID_ARGUMENT", `invalid argument: unknown batch operation ${JSON.stringify(op?.op)}`);
-          e.index = i;
-          throw e;
-        }
+        let kind = (op && KIND[op.op]) || 0;
         let expected = 0;
-        if (kind === KIND.updateVersioned) {
+        if (!kind) {
+          // Kind 0 is the module's INVALID_ARGUMENT, in operation order.
+          this.#substitute(new ActorStoreError("INVALID_ARGUMENT",
+            `invalid argument: unknown batch operation ${JSON.stringify(op?.op)}`), i, "INVALID_ARGUMENT");
+        } else if (kind === KIND.updateVersioned) {
           expected = op.expected;
           if (!Number.isSafeInteger(expected) || expected < 0) {
-            const e = new ActorStoreError("INVALID_ARGUMENT", `invalid argument: expected version must be a non-negative integer, got ${expected}`);
-            e.index = i;
-            throw e;
+            this.#substitute(new ActorStoreError("INVALID_ARGUMENT",
+              `invalid argument: expected version must be a non-negative integer, got ${expected}`), i, "INVALID_ARGUMENT");
+            kind = 0;
+            expected = 0;
           }
         }
-        const [tl, il, vl] = kind === KIND.delete
-          ? this.#keyValue(size + 21, op.type, op.id, NO_VALUE)
-          : this.#keyValue(size + 21, op.type, op.id, op.value);
+        const [tl, il, vl] = kind === 0
+          ? this.#keyValue(size + 21, "", "", NO_VALUE, i)
+          : this.#keyValue(size + 21, op.type, op.id, kind === KIND.delete ? NO_VALUE : op.value, i);
         const h = this.#in + size;
         const dv = this.#dv;
         this.#u8[h] = kind;

@@ -1,0 +1,368 @@
+// Browser end-to-end test of the web demo and of the JS host in Chromium:
+//
+//   node --test web-demo/e2e/        (from the repository root)
+//
+// Builds and starts the demo server (web-demo/main.go) on a free port,
+// drives headless Chromium (/usr/bin/chromium, or $CHROMIUM) with
+// playwright-core from js/node_modules, and:
+//   - runs every conformance vector file (tests/vectors/*.json) inside a page
+//     with js/test/vectors.js, host "chromium";
+//   - uses the task board as a person would: add, move, a stale client's
+//     conflict and both resolutions, the feed and its filters, stats, live
+//     mode, delete; screenshots go to the test's temp dir (paths printed);
+//   - times ActorStore.open in the page ("chromium open: X ms").
+// Any console error, page error, failed request or HTTP error fails it. A
+// missing Chromium fails it too (never a skip).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+// playwright-core is a dev dependency of the JS package (js/package.json).
+function loadPlaywright() {
+  const require = createRequire(path.join(ROOT, "js", "package.json"));
+  try {
+    return require("playwright-core");
+  } catch (e) {
+    throw new Error(`playwright-core is not installed in js/node_modules: run npm ci in js/ (${e.message})`);
+  }
+}
+
+// startServer builds the demo server into dir (so compile time does not
+// count against the start timeout), starts it on a free port and returns
+// { url, stop }.
+async function startServer(dir) {
+  const bin = path.join(dir, process.platform === "win32" ? "web-demo.exe" : "web-demo");
+  const t0 = performance.now();
+  await promisify(execFile)("go", ["build", "-o", bin, "./web-demo"], { cwd: ROOT, timeout: 180_000 });
+  console.log(`built the demo server in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const proc = spawn(bin, ["-addr", "127.0.0.1:0", "-root", ROOT], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  proc.stderr.on("data", (d) => { stderr += d; });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`the server printed no URL within 15 s; stderr: ${stderr}`)), 15_000);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = /^serving (http:\/\/\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    url,
+    stderr: () => stderr,
+    stop: () => new Promise((resolve) => {
+      if (proc.exitCode !== null) return resolve();
+      proc.once("exit", resolve);
+      proc.kill("SIGTERM");
+    }),
+  };
+}
+
+// watchPage records every console error, page error, failed request and
+// HTTP error response of page into problems.
+function watchPage(page, problems) {
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.stack || e.message}`));
+  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+}
+
+// eventually retries fn (which throws while its condition does not hold)
+// until it passes or timeoutMs elapse, then rethrows its last error.
+async function eventually(fn, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    // Never a skip: in CI (CI set) and locally alike, a missing browser fails.
+    assert.fail(`Chromium not found at ${CHROMIUM}${process.env.CI ? " (CI is set)" : ""}: ` +
+      "install it (Debian: apt-get install chromium) or set CHROMIUM to its path");
+  }
+  const { chromium } = loadPlaywright();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "actorstore-e2e-"));
+  console.log(`temp dir: ${tmp}`);
+  const server = await startServer(tmp);
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+
+    // newPage opens a page in a fresh context (its own storage) at 1280 px.
+    const newPage = async (problems, urlPath) => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      watchPage(page, problems);
+      await page.goto(server.url + urlPath);
+      await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+      return page;
+    };
+
+    await t.test("conformance vectors run in the page", async () => {
+      const problems = [];
+      const page = await newPage(problems, "/e2e/vectors.html");
+      const dir = path.join(ROOT, "tests", "vectors");
+      const files = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+      assert.ok(files.length >= 10, `only ${files.length} vector files in ${dir}`);
+      const failures = [];
+      let passed = 0;
+      let skipped = 0;
+      const t0 = performance.now();
+      for (const f of files) {
+        const json = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+        // What the runner must report, counted here independently of it.
+        const forChromium = json.vectors.filter((v) => !v.hosts || v.hosts.includes("chromium")).length;
+        const r = await page.evaluate((name) => window.vectorHarness.run(name), f);
+        assert.equal(r.file, json.name, `${f}: the runner reports file ${r.file}`);
+        for (const x of r.failures) failures.push(`${f} › ${x.vector} › step ${x.step}: ${x.message}`);
+        if (r.failures.length === 0) {
+          assert.equal(r.passed, forChromium, `${f}: ${r.passed} vectors passed, ${forChromium} are for chromium`);
+          assert.equal(r.skipped, json.vectors.length - forChromium, `${f}: ${r.skipped} skipped`);
+        }
+        passed += r.passed;
+        skipped += r.skipped;
+        console.log(`  ${f}: ${r.passed} passed, ${r.skipped} skipped, ${r.failures.length} failed (${r.ms.toFixed(0)} ms)`);
+      }
+      console.log(`chromium vectors: ${passed} passed, ${skipped} skipped, ${failures.length} failed ` +
+        `in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      assert.deepEqual(failures, [], `vector failures in Chromium:\n${failures.join("\n")}`);
+      assert.ok(passed >= 100, `only ${passed} vectors passed`);
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    });
+
+    await t.test("chromium open time", async () => {
+      const problems = [];
+      const page = await newPage(problems, "/e2e/vectors.html");
+      const r = await page.evaluate(() => window.vectorHarness.measureOpen(7));
+      console.log(`chromium open: ${r.fromBytes.median.toFixed(1)} ms (median of ${r.fromBytes.times.length}: ` +
+        `compile + instantiate of actorstore.wasm, ${(r.wasmBytes / 1e6).toFixed(2)} MB, from bytes)`);
+      console.log(`chromium open from a compiled module: ${r.fromModule.median.toFixed(1)} ms ` +
+        `(median of ${r.fromModule.times.length}: instantiate only)`);
+      assert.ok(r.fromBytes.median > 0 && r.fromModule.median > 0);
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    });
+
+    await t.test("task board used as a person would", async () => {
+      const problems = [];
+      const page = await newPage(problems, "/");
+      const A = page.getByTestId("client-A");
+      const B = page.getByTestId("client-B");
+      const text = async (loc) => (await loc.textContent()).trim();
+      const stat = async (id) => Number((await text(page.getByTestId(id))).match(/\d+/)[0]);
+      const cardIn = (client, id) => client.locator(`[data-testid="card-${id}"]`);
+      // feedRows returns the feed's rows as { seq, op, type, id, versions }.
+      const feedRows = () => page.getByTestId("feed-row").evaluateAll((rows) => rows.map((r) => ({
+        seq: Number(r.dataset.seq), op: r.dataset.op, type: r.dataset.type, id: r.dataset.id,
+        versions: r.querySelector('[data-testid="feed-versions"]').textContent,
+      })));
+      const shot = async (name) => {
+        const file = path.join(tmp, name);
+        await page.screenshot({ path: file, fullPage: true });
+        console.log(`screenshot: ${file}`);
+      };
+
+      // A fresh page: the seed batch made the board and three cards.
+      assert.equal(await stat("stat-sequence"), 4);
+      assert.equal(await stat("stat-actors"), 4);
+      assert.equal(await stat("stat-subscriptions"), 1, "the feed's subscription");
+      assert.equal(await text(page.getByTestId("stat-buffer-events")), "4 / 100");
+      await eventually(async () => assert.equal((await feedRows()).length, 4));
+      assert.match(await text(page.getByTestId("open-info")), /Store opened in \d+ ms/);
+      const bufferBytes0 = await text(page.getByTestId("stat-buffer-bytes"));
+
+      // Client A adds a card; B's view does not change but says it is behind.
+      const title = "Write the browser test";
+      await page.getByTestId("add-title-A").fill(title);
+      await page.getByTestId("add-column-A").selectOption("todo");
+      await page.getByTestId("add-A").click();
+      const card = A.getByTestId("column-todo").locator("li[data-id]", { hasText: title });
+      await card.waitFor();
+      const id = await card.getAttribute("data-id");
+      assert.equal(id, "a-3");
+      assert.equal(await card.getAttribute("data-version"), "0");
+      assert.equal(await cardIn(B, id).count(), 0, "B's view is a snapshot");
+      assert.equal(await B.getByTestId("status-B").getAttribute("data-behind"), "1");
+      assert.equal(await stat("stat-sequence"), 5);
+      assert.equal(await stat("stat-actors"), 5);
+      assert.equal(await text(page.getByTestId("stat-buffer-events")), "5 / 100");
+      assert.notEqual(await text(page.getByTestId("stat-buffer-bytes")), bufferBytes0);
+
+      // A moves it to Doing: version 1, and the feed shows both events.
+      await cardIn(A, id).getByTestId("move-right").click();
+      await A.getByTestId("column-doing").locator(`[data-testid="card-${id}"][data-version="1"]`).waitFor();
+      await eventually(async () => assert.deepEqual(
+        (await feedRows()).filter((r) => r.id === id).map((r) => [r.seq, r.op, r.versions]),
+        [[5, "insert", "– → 0"], [6, "update", "0 → 1"]]));
+
+      // B refreshes (holds version 1); A moves the card on to Done (version 2).
+      await page.getByTestId("refresh-B").click();
+      await B.getByTestId("column-doing").locator(`[data-testid="card-${id}"][data-version="1"]`).waitFor();
+      await cardIn(A, id).getByTestId("move-right").click();
+      await A.getByTestId("column-done").locator(`[data-testid="card-${id}"][data-version="2"]`).waitFor();
+      assert.equal(await B.getByTestId("status-B").getAttribute("data-behind"), "1");
+
+      // B, stale, edits the title: a conflict, expected 1, actual 2.
+      await cardIn(B, id).getByTestId("edit").click();
+      await cardIn(B, id).getByTestId("edit-title").fill(`${title} (B)`);
+      await cardIn(B, id).getByTestId("edit-note").fill("B's note");
+      await cardIn(B, id).getByTestId("edit-save").click();
+      const conflictB = page.getByTestId("conflict-B");
+      await conflictB.waitFor();
+      assert.equal(await text(conflictB.getByTestId("conflict-expected")), "1");
+      assert.equal(await text(conflictB.getByTestId("conflict-actual")), "2");
+      assert.match(await text(conflictB), /changed by Client A/);
+      assert.equal(await stat("stat-sequence"), 7, "a failed write makes no event");
+      await shot("board-conflict.png");
+
+      // "Reload and retry": B's edit lands on version 2, keeping A's move.
+      await conflictB.getByTestId("conflict-retry").click();
+      await conflictB.waitFor({ state: "detached" });
+      const cardB = B.getByTestId("column-done").locator(`[data-testid="card-${id}"][data-version="3"]`);
+      await cardB.waitFor();
+      assert.equal(await text(cardB.getByTestId("card-title")), `${title} (B)`);
+      assert.equal(await text(cardB.getByTestId("card-note")), "B's note");
+
+      // A, stale at version 2, moves it back: conflict; "Overwrite" writes
+      // A's whole card over B's edit (expected 3, the version reported).
+      await cardIn(A, id).getByTestId("move-left").click();
+      const conflictA = page.getByTestId("conflict-A");
+      await conflictA.waitFor();
+      assert.equal(await text(conflictA.getByTestId("conflict-expected")), "2");
+      assert.equal(await text(conflictA.getByTestId("conflict-actual")), "3");
+      await conflictA.getByTestId("conflict-overwrite").click();
+      await conflictA.waitFor({ state: "detached" });
+      const cardA = A.getByTestId("column-doing").locator(`[data-testid="card-${id}"][data-version="4"]`);
+      await cardA.waitFor();
+      assert.equal(await text(cardA.getByTestId("card-title")), title);
+      assert.equal(await cardA.getByTestId("card-note").count(), 0, "A's card had no note");
+
+      // The feed: every event once, in order, the card's history complete.
+      let rows;
+      await eventually(async () => {
+        rows = await feedRows();
+        assert.equal(rows.length, 9);
+      });
+      assert.deepEqual(rows.map((r) => r.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(rows.filter((r) => r.id === id).map((r) => [r.op, r.versions]),
+        [["insert", "– → 0"], ["update", "0 → 1"], ["update", "1 → 2"], ["update", "2 → 3"], ["update", "3 → 4"]]);
+      assert.equal(await stat("stat-sequence"), 9);
+
+      // Filters re-subscribe from the beginning.
+      const feedStatus = page.getByTestId("feed-status");
+      const filtered = async (want) => eventually(async () => {
+        const got = await feedRows();
+        assert.deepEqual(got.map((r) => `${r.type}/${r.id}#${r.seq}`), want);
+      });
+      await page.getByTestId("feed-type").selectOption("board");
+      await filtered(["board/main#1"]);
+      await page.getByTestId("feed-type").selectOption("card");
+      await page.getByTestId("feed-prefix").fill("b-");
+      await filtered(["card/b-1#3"]);
+      assert.match(await text(feedStatus), /1 event matching type card and ids starting “b-”/);
+      await page.getByTestId("feed-prefix").fill(id);
+      await filtered([5, 6, 7, 8, 9].map((s) => `card/${id}#${s}`));
+      await page.getByTestId("feed-type").selectOption("board");
+      await filtered([]);
+      await page.getByTestId("feed-clear").click();
+      await filtered(rows.map((r) => `${r.type}/${r.id}#${r.seq}`));
+      assert.equal(await stat("stat-subscriptions"), 1, "re-subscribing ended the old subscriptions");
+
+      // Live mode: B subscribes and follows A's moves without a refresh.
+      await page.getByTestId("live-B").check();
+      await eventually(async () => assert.equal(await stat("stat-subscriptions"), 2));
+      await cardIn(A, id).getByTestId("move-left").click();
+      await B.getByTestId("column-todo").locator(`[data-testid="card-${id}"][data-version="5"]`).waitFor();
+      assert.equal(await B.getByTestId("status-B").getAttribute("data-behind"), "0");
+      await page.getByTestId("live-B").uncheck();
+      await eventually(async () => assert.equal(await stat("stat-subscriptions"), 1));
+
+      // A deletes the card; the stats and the feed follow.
+      await cardIn(A, id).getByTestId("delete").click();
+      await cardIn(A, id).waitFor({ state: "detached" });
+      await eventually(async () => {
+        assert.equal(await stat("stat-actors"), 4);
+        assert.equal(await stat("stat-sequence"), 11);
+        assert.equal(await text(page.getByTestId("stat-buffer-events")), "11 / 100");
+        const last = (await feedRows()).at(-1);
+        assert.deepEqual([last.seq, last.op, last.id, last.versions], [11, "delete", id, "5 → –"]);
+      });
+      // B still shows it (stale) until it refreshes; its edit then reports the deletion.
+      await cardIn(B, id).getByTestId("edit").click();
+      await cardIn(B, id).getByTestId("edit-title").fill("Too late");
+      await cardIn(B, id).getByTestId("edit-save").click();
+      await eventually(async () => assert.equal(await text(conflictB.getByTestId("conflict-actual")), "deleted"));
+      await conflictB.getByTestId("conflict-discard").click();
+      await cardIn(B, id).waitFor({ state: "detached" });
+      assert.equal(await stat("stat-dropped"), 0);
+
+      // Drag and drop moves a card too (A's view is current: no conflict).
+      await cardIn(A, "a-1").dragTo(A.getByTestId("column-doing").locator("ul"));
+      await A.getByTestId("column-doing").locator('[data-testid="card-a-1"][data-version="1"]').waitFor();
+      assert.equal(await stat("stat-sequence"), 12);
+
+      await shot("board.png");
+
+      // 90 more moves overflow the replay buffer (100 events): the oldest
+      // are evicted and counted, and a re-subscribed feed starts after them.
+      for (let i = 0; i < 45; i++) {
+        await cardIn(A, "a-2").getByTestId("move-left").click();
+        await cardIn(A, "a-2").getByTestId("move-right").click();
+      }
+      await eventually(async () => {
+        assert.equal(await stat("stat-sequence"), 102);
+        assert.equal(await text(page.getByTestId("stat-buffer-events")), "100 / 100");
+        assert.equal(await stat("stat-dropped"), 2);
+        assert.equal(await stat("stat-oldest"), 3);
+      });
+      assert.equal(await cardIn(A, "a-2").getAttribute("data-version"), "90");
+      await page.getByTestId("feed-prefix").fill("a-2");
+      await eventually(async () => {
+        const got = await feedRows();
+        assert.equal(got.length, 91); // its insert (#4) is still retained
+        assert.deepEqual([got[0].seq, got[1].seq, got.at(-1).seq], [4, 13, 102]);
+      });
+      await page.getByTestId("feed-clear").click();
+      await eventually(async () => {
+        const got = await feedRows();
+        assert.equal(got.length, 100);
+        assert.deepEqual([got[0].seq, got.at(-1).seq], [3, 102]);
+      });
+      assert.match(await text(feedStatus), /100 events, replayed from #3/);
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    });
+  } finally {
+    await browser?.close();
+    await server.stop();
+    fs.rmSync(path.join(tmp, "web-demo"), { force: true });
+  }
+});
