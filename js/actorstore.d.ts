@@ -45,7 +45,7 @@ export class RawCBOR {
 
 /** Encodes a JS value to CBOR exactly as the store does for writes. */
 export function encodeValue(value: unknown): Uint8Array;
-/** Decodes CBOR bytes exactly as the store does for reads. */
+/** Decodes CBOR bytes exactly as the store does for reads (a value JS cannot represent becomes a RawCBOR; never throws on well-formed CBOR). */
 export function decodeValue(bytes: Uint8Array): unknown;
 
 /** Where the module comes from. */

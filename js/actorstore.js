@@ -18,6 +18,12 @@ const MAX_TYPE_BYTES = 256;
 const MAX_ID_BYTES = 1024;
 const INVALID_CBOR = Uint8Array.of(0xff); // a lone "break": never well-formed
 
+// What this host calls (wasm/exports.txt lists them all).
+const EXPORTS = [
+  "memory", "_initialize", "abi_version", "configure", "input_buffer", "insert", "update",
+  "update_versioned", "get", "delete", "get_all", "changes", "sequence_at_time", "stats", "batch",
+];
+
 const CODES = [
   "OK", "INVALID_KEY", "ALREADY_EXISTS", "NOT_FOUND", "VERSION_MISMATCH", "COMPACTED",
   "INVALID_VALUE", "VALUE_TOO_LARGE", "CLOSED", "STORE_FULL", "INVALID_ARGUMENT", "INTERNAL",
@@ -69,17 +75,42 @@ export function decodeValue(bytes) {
   try {
     v = codec.decode(bytes);
   } catch (e) {
-    // cbor-x does not read indefinite-length strings, which the store
-    // accepts (they are well-formed CBOR): join their chunks and retry.
-    if (!/indefinite/i.test(e.message)) throw e;
-    bytes = definiteStrings(bytes);
-    v = codec.decode(bytes);
+    v = decodeHarder(bytes, e);
   }
   // cbor-x reads every 8-byte integer as a BigInt, even a small one (Go
   // writes integers from 2^32 up that way). Integers are numbers here, as
   // in JSON, and BigInts only past 2^53 where a number would lose digits.
   // Only bytes holding such a head can hold such an integer.
   return bytes.indexOf(0x1b) >= 0 || bytes.indexOf(0x3b) >= 0 ? narrow(v) : v;
+}
+
+// Maps into JS Maps, for keys no object property can be.
+const mapCodec = new Encoder({
+  useRecords: false,
+  mapsAsObjects: false,
+  useTag259ForMaps: false,
+  tagUint8Array: false,
+  copyBuffers: true,
+});
+
+// decodeHarder reads what the store accepted (it is well-formed CBOR) but
+// cbor-x refused: indefinite-length strings are made definite; maps with
+// array or map keys become Maps; anything else JS cannot represent (say,
+// tag 258 around a number) reads as a RawCBOR of its bytes, never throws.
+function decodeHarder(bytes, err) {
+  if (/indefinite/i.test(err.message)) {
+    try {
+      bytes = definiteStrings(bytes);
+      return codec.decode(bytes);
+    } catch {
+      // fall through with the definite bytes
+    }
+  }
+  try {
+    return mapCodec.decode(bytes);
+  } catch {
+    return new RawCBOR(bytes.slice());
+  }
 }
 
 // definiteStrings rewrites one well-formed CBOR item with every
@@ -176,7 +207,8 @@ const compiled = new Map();
 async function compileFrom(src) {
   if (src instanceof WebAssembly.Module) return src;
   if (src === undefined) src = new URL("./actorstore.wasm", import.meta.url);
-  if (src instanceof ArrayBuffer || ArrayBuffer.isView(src)) return WebAssembly.compile(src);
+  if (src instanceof ArrayBuffer) return WebAssembly.compile(src);
+  if (ArrayBuffer.isView(src)) return WebAssembly.compile(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
   if (typeof src === "string" || src instanceof URL) {
     const key = String(src);
     let p = compiled.get(key);
@@ -275,6 +307,7 @@ export class ActorStore {
   #raw;
   #maxValueBytes;
   #closed = false;
+  #calling = false; // inside an export: what is thrown now is fatal
   #dead = null; // the trap that killed the instance
   #subs = new Set();
   #pumping = false;
@@ -308,10 +341,17 @@ export class ActorStore {
       if (e instanceof ActorStoreError) throw e;
       throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: cannot load actorstore.wasm: ${e.message}`, undefined);
     }
-    const wasi = createWasi();
-    const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi.imports });
-    wasi.bind(instance.exports.memory);
-    instance.exports._initialize();
+    let instance;
+    try {
+      const wasi = createWasi();
+      instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi.imports });
+      const missing = EXPORTS.filter((name) => typeof instance.exports[name] !== (name === "memory" ? "object" : "function"));
+      if (missing.length) throw new Error(`not an Actor Store module: no export ${missing.join(", ")}`);
+      wasi.bind(instance.exports.memory);
+      instance.exports._initialize();
+    } catch (e) {
+      throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: cannot instantiate actorstore.wasm: ${e?.message ?? e}`);
+    }
     const v = instance.exports.abi_version();
     if (v !== ABI_VERSION) {
       throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: module ABI version ${v}, this host speaks ${ABI_VERSION}`);
@@ -322,6 +362,7 @@ export class ActorStore {
   }
 
   #configure(config) {
+    this.#calling = true;
     const r = this.#ex.configure(...config);
     this.#view();
     this.#status(r);
@@ -330,6 +371,7 @@ export class ActorStore {
   // ---- memory ------------------------------------------------------------
 
   #view() {
+    this.#calling = false;
     const buf = this.#memory.buffer;
     if (buf !== this.#buf) {
       this.#buf = buf;
@@ -344,9 +386,11 @@ export class ActorStore {
     if (size <= this.#inCap) return;
     const saved = keep ? this.#u8.slice(this.#in, this.#in + keep) : null;
     let cap = Math.max(size, this.#inCap * 2, 4096);
+    this.#calling = true;
     let p = this.#ex.input_buffer(cap);
     if (p === 0 && cap > size) {
       cap = size;
+      this.#calling = true;
       p = this.#ex.input_buffer(size);
     }
     this.#view();
@@ -413,11 +457,22 @@ export class ActorStore {
   // ---- requests ----------------------------------------------------------
 
   #check() {
-    if (this.#closed) throw closedError();
+    if (this.#closed) {
+      throw this.#dead
+        ? new ActorStoreError("CLOSED", `closed: actorstore.wasm failed earlier (${this.#dead?.message ?? this.#dead}); its state is lost`)
+        : closedError();
+    }
   }
 
   #now() {
-    return msToNs(this.#clock ? this.#clock() : Date.now());
+    if (!this.#clock) return msToNs(Date.now());
+    let t;
+    try {
+      t = this.#clock();
+    } catch (e) {
+      throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: the clock threw: ${e?.message ?? e}`);
+    }
+    return msToNs(t);
   }
 
   // #encode turns a value into CBOR bytes, or an error to report if the
@@ -535,13 +590,17 @@ export class ActorStore {
     return new ActorStoreError(code, message, details);
   }
 
-  // #fail turns anything thrown during a call into the error to report. A
-  // trap (or a thrown import) leaves the instance unusable: the store is
-  // closed for good and says why.
+  // #fail turns anything thrown into the error to report. What is thrown
+  // inside an export — a trap, a stack overflow, a failing import — leaves
+  // the instance unusable: the store closes for good and says why. Errors
+  // outside one (a bug in this file) leave it as it was.
   #fail(e) {
     this.#substituted = null;
     if (e instanceof ActorStoreError) return e;
     if (this.#closed) return closedError();
+    if (!this.#calling) {
+      return new ActorStoreError("INTERNAL", `internal: ${e?.message ?? e}`);
+    }
     this.#dead = e;
     this.#shutdown();
     return new ActorStoreError("INTERNAL", `internal: actorstore.wasm failed (${e?.message ?? e}); its in-memory state is lost`);
@@ -564,10 +623,13 @@ export class ActorStore {
         if (!Number.isSafeInteger(expected) || expected < 0) {
           throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: expected version must be a non-negative integer, got ${expected}`);
         }
+        this.#calling = true;
         r = this.#ex.update_versioned(tl, il, vl, BigInt(expected), ts);
       } else if (kind === KIND.insert) {
+        this.#calling = true;
         r = this.#ex.insert(tl, il, vl, ts);
       } else {
+        this.#calling = true;
         r = this.#ex.update(tl, il, vl, ts);
       }
       this.#view();
@@ -608,6 +670,7 @@ export class ActorStore {
     this.#check();
     try {
       const [tl, il] = this.#keyValue(0, type, id, NO_VALUE);
+      this.#calling = true;
       const r = this.#ex.get(tl, il);
       this.#view();
       const p = this.#status(r);
@@ -624,6 +687,7 @@ export class ActorStore {
     try {
       const ts = this.#now();
       const [tl, il] = this.#keyValue(0, type, id, NO_VALUE);
+      this.#calling = true;
       const r = this.#ex.delete(tl, il, ts);
       this.#view();
       const p = this.#status(r);
@@ -643,6 +707,7 @@ export class ActorStore {
       let after = "";
       for (;;) {
         const [tl, al] = this.#keyValue(0, type, after, NO_VALUE);
+        this.#calling = true;
         const r = this.#ex.get_all(tl, al, PAGE_BYTES);
         this.#view();
         let p = this.#status(r);
@@ -687,6 +752,7 @@ export class ActorStore {
     this.#ensureInput(3 * (actorType.length + keyPrefix.length));
     const tl = this.#str(actorType, this.#in);
     const pl = this.#str(keyPrefix, this.#in + tl);
+    this.#calling = true;
     const r = this.#ex.changes(BigInt(since), Math.min(limit, 0x7fffffff), tl, pl, PAGE_BYTES);
     this.#view();
     let p = this.#status(r);
@@ -764,6 +830,7 @@ export class ActorStore {
         dv.setUint32(h + 17, Math.floor(expected / 4294967296), true);
         size += 21 + tl + il + vl;
       }
+      this.#calling = true;
       const r = this.#ex.batch(ops.length, size, ts);
       this.#view();
       let p = this.#status(r);
@@ -795,6 +862,7 @@ export class ActorStore {
   stats() {
     this.#check();
     try {
+      this.#calling = true;
       const r = this.#ex.stats();
       this.#view();
       const p = this.#status(r);
@@ -839,6 +907,7 @@ export class ActorStore {
       checkIndex("from.sequence", from.sequence);
       cursor = Math.max(from.sequence, 1) - 1;
     } else if (from && typeof from === "object" && "time" in from) {
+      this.#calling = true;
       const r = this.#ex.sequence_at_time(msToNs(from.time));
       this.#view();
       cursor = Number(r) - 1;
