@@ -11,14 +11,21 @@
 // forces no collections between phases that would be counted this way.
 //
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof js/bench/bench.mjs --only actorstore --runs 1 --no-gc
-//   node js/bench/profile-summary.mjs /tmp/prof/*.cpuprofile [--top 12]
+//   node js/bench/profile-summary.mjs /tmp/prof/*.cpuprofile [--top 12] [--lines]
+//
+// --lines adds, for the host's own functions, their hottest source lines
+// (from the profile's line ticks; the source is read from the profiled
+// file, so profile and summarize the same version).
 
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { basename } from "node:path";
 
 const args = process.argv.slice(2);
 const topAt = args.indexOf("--top");
 const TOP = topAt >= 0 ? Number(args.splice(topAt, 2)[1]) : 12;
+const linesAt = args.indexOf("--lines");
+const LINES = linesAt >= 0 && args.splice(linesAt, 1).length > 0;
 if (args.length !== 1) {
   console.error("usage: profile-summary.mjs FILE.cpuprofile [--top N]");
   process.exit(2);
@@ -35,6 +42,15 @@ const isHost = (cf) => cf.url.endsWith("/actorstore.js");
 // (bench.mjs --wasm a build without -s -w), else wasm-function[N].
 const isGuest = (cf) => cf.url.startsWith("wasm://") || (cf.functionName ?? "").startsWith("wasm-function[");
 
+// shortGo shortens Go symbol names as the wasm name section spells them:
+// module paths dropped, generic shape instantiations reduced to [T].
+function shortGo(name) {
+  return name
+    .replace(/github\.com_actorstore_actorstore_/g, "")
+    .replace(/github\.com_[A-Za-z0-9]+_/g, "")
+    .replace(/__([A-Za-z]+)G_go\.shape\..*____\./, "$1G[T].");
+}
+
 // group puts a leaf label in one of a few buckets.
 function group(label) {
   if (label.startsWith("guest ")) return "guest wasm";
@@ -47,7 +63,7 @@ function group(label) {
 // leafLabel names the frame a sample was taken in.
 function leafLabel(cf) {
   const name = cf.functionName || "(anonymous)";
-  if (isGuest(cf)) return `guest ${name}`;
+  if (isGuest(cf)) return `guest ${shortGo(name)}`;
   if (cf.url.includes("/cbor-x/")) return `cbor-x ${basename(cf.url)} ${name}`;
   if (isHost(cf)) return `actorstore.js ${name}:${cf.lineNumber + 1}`;
   if (cf.url === "") return name; // V8 builtins, GC, (program)
@@ -103,5 +119,29 @@ for (const [o, m] of [...byOp].sort((a, b) => sum(b[1]) - sum(a[1]))) {
     .map(([g, us]) => `${g} ${((100 * us) / t).toFixed(0)}%`).join(", "));
   for (const [label, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
     console.log(`  ${((100 * us) / t).toFixed(1).padStart(5)}%  ${ms(us)}  ${label}`);
+  }
+}
+
+if (LINES) {
+  // Line ticks of actorstore.js functions, summed over all their nodes.
+  const ticks = new Map(); // "fn" -> Map(line -> ticks)
+  let url;
+  for (const n of prof.nodes) {
+    if (!isHost(n.callFrame) || !n.positionTicks) continue;
+    url = n.callFrame.url;
+    const fn = n.callFrame.functionName || "(anonymous)";
+    if (!ticks.has(fn)) ticks.set(fn, new Map());
+    for (const { line, ticks: t } of n.positionTicks) ticks.get(fn).set(line, (ticks.get(fn).get(line) ?? 0) + t);
+  }
+  if (url) {
+    const src = readFileSync(fileURLToPath(url), "utf8").split("\n");
+    console.log(`\nhottest lines of ${basename(url)} (self-time samples):`);
+    const total = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+    for (const [fn, m] of [...ticks].sort((a, b) => total(b[1]) - total(a[1])).slice(0, TOP)) {
+      console.log(`  ${fn}: ${total(m)}`);
+      for (const [line, t] of [...m].sort((a, b) => b[1] - a[1]).slice(0, 4)) {
+        console.log(`    ${String(t).padStart(5)}  ${line}: ${src[line - 1]?.trim()}`);
+      }
+    }
   }
 }
