@@ -36,6 +36,14 @@ export function createWasi({ log = (line) => console.error(line) } = {}) {
   const decoder = new TextDecoder();
   const pending = { 1: "", 2: "" };
 
+  // No arguments, no environment: zero strings of zero bytes.
+  const noStrings = (countPtr, bytesPtr) => {
+    const view = dv();
+    view.setUint32(countPtr, 0, true);
+    view.setUint32(bytesPtr, 0, true);
+    return ERRNO_SUCCESS;
+  };
+
   const imports = {
     fd_write(fd, iovs, iovsLen, nwritten) {
       if (fd !== 1 && fd !== 2) return ERRNO_BADF;
@@ -102,24 +110,10 @@ export function createWasi({ log = (line) => console.error(line) } = {}) {
       throw new WasiExit(code);
     },
 
-    args_sizes_get(argc, bufSize) {
-      const view = dv();
-      view.setUint32(argc, 0, true);
-      view.setUint32(bufSize, 0, true);
-      return ERRNO_SUCCESS;
-    },
-    args_get() {
-      return ERRNO_SUCCESS;
-    },
-    environ_sizes_get(count, bufSize) {
-      const view = dv();
-      view.setUint32(count, 0, true);
-      view.setUint32(bufSize, 0, true);
-      return ERRNO_SUCCESS;
-    },
-    environ_get() {
-      return ERRNO_SUCCESS;
-    },
+    args_sizes_get: noStrings,
+    args_get: () => ERRNO_SUCCESS,
+    environ_sizes_get: noStrings,
+    environ_get: () => ERRNO_SUCCESS,
   };
 
   return {

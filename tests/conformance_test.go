@@ -213,15 +213,29 @@ func (r *runner) batch(s *step) error {
 
 // hostBatchOp converts a vector's batch operation.
 func hostBatchOp(o *batchOp) host.BatchOp {
-	switch o.Op {
-	case "insert":
-		return host.InsertOp(o.Type.s, o.ID.s, inputValue(o.Value, o.ValueHex))
-	case "update":
-		return host.UpdateOp(o.Type.s, o.ID.s, inputValue(o.Value, o.ValueHex))
-	case "updateVersioned":
-		return host.UpdateVersionedOp(o.Type.s, o.ID.s, inputValue(o.Value, o.ValueHex), *o.Expected)
+	if o.Op == "delete" {
+		return host.DeleteOp(o.Type.s, o.ID.s)
 	}
-	return host.DeleteOp(o.Type.s, o.ID.s)
+	var expected uint64
+	if o.Expected != nil {
+		expected = *o.Expected
+	}
+	return namedBatchOp(o.Op, o.Type.s, o.ID.s, inputValue(o.Value, o.ValueHex), expected)
+}
+
+// namedBatchOp builds a batch operation from its name in vectors, cross-host
+// scripts and the model ("insert", "update", "updateVersioned", anything
+// else a delete); expected is used by updateVersioned only.
+func namedBatchOp(op, typ, id string, v any, expected uint64) host.BatchOp {
+	switch op {
+	case "insert":
+		return host.InsertOp(typ, id, v)
+	case "update":
+		return host.UpdateOp(typ, id, v)
+	case "updateVersioned":
+		return host.UpdateVersionedOp(typ, id, v, expected)
+	}
+	return host.DeleteOp(typ, id)
 }
 
 // startPosition converts a vector's subscription start.

@@ -537,18 +537,15 @@ func runCrossScript(t *testing.T, e host.Engine, script *crossScript, replay [][
 }
 
 func crossBatchOp(t *testing.T, o crossOp, v any) host.BatchOp {
+	var expected uint64
 	switch o.Op {
-	case "insert":
-		return host.InsertOp(o.Type, o.ID, v)
-	case "update":
-		return host.UpdateOp(o.Type, o.ID, v)
 	case "updateVersioned":
-		return host.UpdateVersionedOp(o.Type, o.ID, v, expectedOf(t, o))
-	case "delete":
-		return host.DeleteOp(o.Type, o.ID)
+		expected = expectedOf(t, o)
+	case "insert", "update", "delete":
+	default:
+		t.Fatalf("unknown batch op %q", o.Op)
 	}
-	t.Fatalf("unknown batch op %q", o.Op)
-	return host.BatchOp{}
+	return namedBatchOp(o.Op, o.Type, o.ID, v, expected)
 }
 
 // crossSingle applies one operation other than a batch.

@@ -234,16 +234,7 @@ func (h *modelHarness) runBatch(s *host.Store, o *mop, ts int64) (any, error) {
 }
 
 func modelBatchOp(o *mop) host.BatchOp {
-	v := cbor.RawMessage(o.value.b)
-	switch o.kind {
-	case "insert":
-		return host.InsertOp(o.typ, o.id, v)
-	case "update":
-		return host.UpdateOp(o.typ, o.id, v)
-	case "updateVersioned":
-		return host.UpdateVersionedOp(o.typ, o.id, v, o.expected)
-	}
-	return host.DeleteOp(o.typ, o.id)
+	return namedBatchOp(o.kind, o.typ, o.id, cbor.RawMessage(o.value.b), o.expected)
 }
 
 // rawResult is a result as the engines are compared: an actor that was
