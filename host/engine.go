@@ -21,11 +21,29 @@ type engine interface {
 	batch(ops []core.Op, ts int64) ([]core.Result, *core.Error)
 	stats() (core.Stats, *core.Error)
 	close(ctx context.Context) error
+
+	// replay applies a mutation record (core.AppendRecord).
+	replay(rec []byte) *core.Error
+	// snapshotBegin starts a copy-on-write snapshot; snapshotNext returns
+	// its next chunk of about limit bytes, empty once it is complete.
+	snapshotBegin() (core.SnapshotInfo, *core.Error)
+	snapshotNext(limit int) ([]byte, *core.Error)
+	snapshotEnd()
+	// restoreBegin starts building a store from a snapshot stream;
+	// restoreEnd puts it in place when the stream was whole and valid.
+	restoreBegin() *core.Error
+	restoreWrite(p []byte) *core.Error
+	restoreEnd() (core.Stats, *core.Error)
+	restoreAbort()
 }
 
 // nativeEngine runs the core directly. It copies values on the way out so
 // that callers cannot reach the stored bytes, as the wasm engine cannot.
-type nativeEngine struct{ s *core.Store }
+type nativeEngine struct {
+	s    *core.Store
+	snap *core.Snapshot
+	rest *core.Restorer
+}
 
 var _ engine = (*nativeEngine)(nil)
 
@@ -100,3 +118,60 @@ func (n *nativeEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Erro
 func (n *nativeEngine) stats() (core.Stats, *core.Error) { return n.s.Stats(), nil }
 
 func (n *nativeEngine) close(context.Context) error { return nil }
+
+func (n *nativeEngine) replay(rec []byte) *core.Error {
+	_, _, err := n.s.Replay(bytes.Clone(rec)) // the store keeps its values
+	return err
+}
+
+func (n *nativeEngine) snapshotBegin() (core.SnapshotInfo, *core.Error) {
+	n.snapshotEnd()
+	n.snap = n.s.Snapshot()
+	return n.snap.Info(), nil
+}
+
+func (n *nativeEngine) snapshotNext(limit int) ([]byte, *core.Error) {
+	if n.snap == nil {
+		return nil, &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no snapshot in progress"}
+	}
+	return n.snap.Next(nil, limit), nil
+}
+
+func (n *nativeEngine) snapshotEnd() {
+	if n.snap != nil {
+		n.snap.Close()
+		n.snap = nil
+	}
+}
+
+func (n *nativeEngine) restoreBegin() *core.Error {
+	r, err := core.NewRestorer(n.s.Options())
+	n.rest = r
+	return err
+}
+
+func (n *nativeEngine) restoreWrite(p []byte) *core.Error {
+	if n.rest == nil {
+		return &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no restore in progress"}
+	}
+	err := n.rest.Write(p)
+	if err != nil {
+		n.rest = nil
+	}
+	return err
+}
+
+func (n *nativeEngine) restoreEnd() (core.Stats, *core.Error) {
+	if n.rest == nil {
+		return core.Stats{}, &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no restore in progress"}
+	}
+	s, err := n.rest.Finish()
+	n.rest = nil
+	if err != nil {
+		return core.Stats{}, err
+	}
+	n.s = s
+	return s.Stats(), nil
+}
+
+func (n *nativeEngine) restoreAbort() { n.rest = nil }

@@ -88,6 +88,9 @@ type Store struct {
 	wake    chan struct{} // closed, and replaced, by the next commit
 	waiting bool          // someone holds wake
 	subs    int
+	epoch   uint64     // counts restores: subscriptions end at a new one
+	snapMu  sync.Mutex // one snapshot or restore at a time
+	dur     *durable   // the write-ahead log and snapshots, when Dir is set
 }
 
 // Open creates a store. With EngineWASM the module is compiled once per

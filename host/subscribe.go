@@ -55,6 +55,7 @@ type Subscription struct {
 	s      *Store
 	filter core.Filter
 	cursor uint64
+	epoch  uint64 // the store's epoch at Subscribe
 	buf    []ChangeEvent
 	err    error // sticky: compaction ends a subscription
 
@@ -75,7 +76,7 @@ func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscrip
 	if cerr != nil {
 		return nil, mapError(cerr)
 	}
-	sub := &Subscription{s: s, filter: o.Filter.core(), done: make(chan struct{})}
+	sub := &Subscription{s: s, filter: o.Filter.core(), epoch: s.epoch, done: make(chan struct{})}
 	switch o.Start.kind {
 	case startBeginning:
 		sub.cursor = st.OldestSequence - 1
@@ -106,7 +107,7 @@ func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscrip
 // # Errors
 //
 // ErrCompacted (a *CompactedError) once the subscription fell out of the
-// replay buffer, and from then on; ErrClosed after Close of the
+// replay buffer, and from then on; ErrRestored after Store.Restore; ErrClosed after Close of the
 // subscription or the store; ctx.Err() when ctx ends first.
 func (sub *Subscription) Next(ctx context.Context) (ChangeEvent, error) {
 	for {
@@ -151,6 +152,10 @@ func (sub *Subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
 		return nil, err
 	}
 	defer s.mu.Unlock()
+	if sub.epoch != s.epoch {
+		sub.err = ErrRestored
+		return nil, sub.err
+	}
 	p, err := s.changesLocked(sub.cursor, sub.filter, subscriptionBatch)
 	if err != nil {
 		sub.err = err

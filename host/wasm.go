@@ -80,7 +80,8 @@ type wasmEngine struct {
 	dead  error  // set once the guest trapped: its state is gone
 
 	fInputBuffer, fInsert, fUpdate, fUpdateVersioned, fDelete, fGet, fGetAll,
-	fChanges, fSequenceAtTime, fBatch, fStats api.Function
+	fChanges, fSequenceAtTime, fBatch, fStats, fReplay, fSnapshotBegin, fSnapshotNext,
+	fSnapshotEnd, fRestoreBegin, fRestoreWrite, fRestoreEnd, fRestoreAbort api.Function
 }
 
 var _ engine = (*wasmEngine)(nil)
@@ -106,7 +107,11 @@ func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, erro
 		{&e.fInputBuffer, "input_buffer"}, {&e.fInsert, "insert"}, {&e.fUpdate, "update"},
 		{&e.fUpdateVersioned, "update_versioned"}, {&e.fDelete, "delete"}, {&e.fGet, "get"},
 		{&e.fGetAll, "get_all"}, {&e.fChanges, "changes"}, {&e.fSequenceAtTime, "sequence_at_time"},
-		{&e.fBatch, "batch"}, {&e.fStats, "stats"},
+		{&e.fBatch, "batch"}, {&e.fStats, "stats"}, {&e.fReplay, "replay"},
+		{&e.fSnapshotBegin, "snapshot_begin"}, {&e.fSnapshotNext, "snapshot_next"},
+		{&e.fSnapshotEnd, "snapshot_end"}, {&e.fRestoreBegin, "restore_begin"},
+		{&e.fRestoreWrite, "restore_write"}, {&e.fRestoreEnd, "restore_end"},
+		{&e.fRestoreAbort, "restore_abort"},
 	} {
 		if *f.fn = mod.ExportedFunction(f.name); *f.fn == nil {
 			mod.Close(ctx)
@@ -356,3 +361,65 @@ func (e *wasmEngine) close(ctx context.Context) error {
 	e.dead = &trapError{fmt.Errorf("instance closed")}
 	return e.mod.Close(ctx)
 }
+
+func (e *wasmEngine) replay(rec []byte) *core.Error {
+	v, err := e.input(uint64(len(rec)))
+	if err != nil {
+		return err
+	}
+	copy(v, rec)
+	_, err = e.result(e.call(e.fReplay, uint64(len(rec))))
+	return err
+}
+
+func (e *wasmEngine) snapshotBegin() (core.SnapshotInfo, *core.Error) {
+	r, err := e.result(e.call(e.fSnapshotBegin))
+	if err != nil {
+		return core.SnapshotInfo{}, err
+	}
+	info := core.SnapshotInfo{Sequence: r.U64(), Actors: r.U64(), Events: r.U64()}
+	return info, r.Err()
+}
+
+func (e *wasmEngine) snapshotNext(limit int) ([]byte, *core.Error) {
+	r, err := e.result(e.call(e.fSnapshotNext, uint64(limit)))
+	if err != nil {
+		return nil, err
+	}
+	return r.Bytes(uint32(r.Len())), r.Err()
+}
+
+func (e *wasmEngine) snapshotEnd() { e.result(e.call(e.fSnapshotEnd)) }
+
+func (e *wasmEngine) restoreBegin() *core.Error {
+	_, err := e.result(e.call(e.fRestoreBegin))
+	return err
+}
+
+// restorePiece is the most a restore_write call takes at once.
+const restorePiece = 1 << 20
+
+func (e *wasmEngine) restoreWrite(p []byte) *core.Error {
+	for len(p) > 0 {
+		n := min(len(p), restorePiece)
+		v, err := e.input(uint64(n))
+		if err != nil {
+			return err
+		}
+		copy(v, p[:n])
+		if _, err := e.result(e.call(e.fRestoreWrite, uint64(n))); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+func (e *wasmEngine) restoreEnd() (core.Stats, *core.Error) {
+	if _, err := e.result(e.call(e.fRestoreEnd)); err != nil {
+		return core.Stats{}, err
+	}
+	return e.stats()
+}
+
+func (e *wasmEngine) restoreAbort() { e.result(e.call(e.fRestoreAbort)) }

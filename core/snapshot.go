@@ -1,0 +1,437 @@
+package core
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"strconv"
+	"unsafe"
+
+	"github.com/tidwall/btree"
+)
+
+// A snapshot is the whole state of a store as a byte stream that every host
+// writes and reads the same way:
+//
+//	"ACTORSNP"            8 bytes of magic
+//	u32 version           1, little-endian
+//	frames, each:         u32 payload length | u32 CRC-32C (Castagnoli) of
+//	                      the payload | payload, whose first byte is its kind
+//	  meta   (1): uvarint sequence, events dropped, actors, events
+//	  actors (2): actors in key order, each: uvarint len, type; uvarint len,
+//	              id; uvarint version; uvarint len, value
+//	  events (3): the retained replay buffer, oldest first, each: uvarint
+//	              sequence; u8 operation; uvarint len, type; uvarint len, id;
+//	              u8 flags (1 has previous, 2 has new); if previous: uvarint
+//	              version, uvarint len, value; if new: the same; 8 bytes ts
+//	  end    (4): uvarint actors, events (again, as a check)
+//
+// One meta frame comes first, then actor frames, then event frames, then
+// the end frame, after which the stream stops. Frames hold about 64 KiB of
+// records (one record may make a frame larger).
+const (
+	snapshotMagic   = "ACTORSNP"
+	snapshotVersion = 1
+	snapshotHeader  = len(snapshotMagic) + 4
+
+	frameMeta   = 1
+	frameActors = 2
+	frameEvents = 3
+	frameEnd    = 4
+
+	frameHeader = 8
+	// frameTarget is the payload size a frame is closed at.
+	frameTarget = 64 << 10
+	// maxFrame bounds a frame's payload: one record with a value at
+	// MaxValueLimit and its keys fits.
+	maxFrame = MaxValueLimit + 64<<10
+
+	flagPrev = 1
+	flagNew  = 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// SnapshotInfo describes a snapshot.
+type SnapshotInfo struct {
+	Sequence uint64 // the store's CurrentSequence when it was taken
+	Actors   uint64
+	Events   uint64 // retained events it holds
+}
+
+// Snapshot streams the state of a store as it was when Store.Snapshot was
+// called: a copy-on-write copy of the tree and of the retained events, so
+// the store may go on changing while it is read.
+type Snapshot struct {
+	info    SnapshotInfo
+	dropped uint64
+	tree    tree
+	iter    btree.IterG[entry]
+	events  []Event
+	stage   int // 0 header and meta, 1 actors, 2 events, 3 end, 4 done
+	more    bool
+	next    int // next event to write
+}
+
+// Snapshot starts a snapshot of the current state. Taking it costs a copy
+// of the retained events' headers, not of their values or of the actors.
+func (s *Store) Snapshot() *Snapshot {
+	f := &s.feed
+	sn := &Snapshot{
+		info:    SnapshotInfo{Sequence: f.seq, Actors: uint64(s.tree.len()), Events: uint64(f.n)},
+		dropped: f.dropped,
+		tree:    s.tree.copy(),
+		events:  make([]Event, f.n),
+	}
+	for i := range sn.events {
+		sn.events[i] = *f.at(i)
+	}
+	return sn
+}
+
+// Info describes the snapshot.
+func (sn *Snapshot) Info() SnapshotInfo { return sn.info }
+
+// Close releases the snapshot's copy of the tree.
+func (sn *Snapshot) Close() {
+	if sn.stage == 1 {
+		sn.iter.Release()
+	}
+	sn.stage, sn.events = 4, nil
+}
+
+// Next appends the next whole frames of the stream to dst, about max bytes
+// of them (at least one frame), and returns dst unchanged once the stream
+// is complete.
+func (sn *Snapshot) Next(dst []byte, max int) []byte {
+	start := len(dst)
+	for sn.stage < 4 && (len(dst) == start || len(dst)-start < max) {
+		switch sn.stage {
+		case 0:
+			dst = append(dst, snapshotMagic...)
+			dst = binary.LittleEndian.AppendUint32(dst, snapshotVersion)
+			at := openFrame(&dst, frameMeta)
+			for _, v := range [...]uint64{sn.info.Sequence, sn.dropped, sn.info.Actors, sn.info.Events} {
+				dst = binary.AppendUvarint(dst, v)
+			}
+			closeFrame(dst, at)
+			sn.iter = sn.tree.t.Iter()
+			sn.more = sn.iter.First()
+			sn.stage = 1
+		case 1:
+			if !sn.more {
+				sn.iter.Release()
+				sn.stage = 2
+				continue
+			}
+			at := openFrame(&dst, frameActors)
+			for sn.more && len(dst)-at < frameTarget {
+				a := sn.iter.Item().a
+				dst = appendBytes(dst, a.Type)
+				dst = appendBytes(dst, a.ID)
+				dst = binary.AppendUvarint(dst, a.Version)
+				dst = appendBytes(dst, a.Value)
+				sn.more = sn.iter.Next()
+			}
+			closeFrame(dst, at)
+		case 2:
+			if sn.next == len(sn.events) {
+				sn.stage = 3
+				continue
+			}
+			at := openFrame(&dst, frameEvents)
+			for sn.next < len(sn.events) && len(dst)-at < frameTarget {
+				dst = appendEvent(dst, &sn.events[sn.next])
+				sn.events[sn.next] = Event{}
+				sn.next++
+			}
+			closeFrame(dst, at)
+		case 3:
+			at := openFrame(&dst, frameEnd)
+			dst = binary.AppendUvarint(dst, sn.info.Actors)
+			dst = binary.AppendUvarint(dst, sn.info.Events)
+			closeFrame(dst, at)
+			sn.stage, sn.events, sn.tree = 4, nil, tree{}
+		}
+	}
+	return dst
+}
+
+// openFrame appends a frame header to be filled by closeFrame and the
+// frame's kind, returning where the header starts.
+func openFrame(dst *[]byte, kind byte) int {
+	at := len(*dst)
+	*dst = append(*dst, 0, 0, 0, 0, 0, 0, 0, 0, kind)
+	return at
+}
+
+func closeFrame(dst []byte, at int) {
+	p := dst[at+frameHeader:]
+	binary.LittleEndian.PutUint32(dst[at:], uint32(len(p)))
+	binary.LittleEndian.PutUint32(dst[at+4:], crc32.Checksum(p, castagnoli))
+}
+
+func appendEvent(dst []byte, e *Event) []byte {
+	dst = binary.AppendUvarint(dst, e.Sequence)
+	dst = append(dst, byte(e.Op))
+	dst = appendBytes(dst, e.Type)
+	dst = appendBytes(dst, e.ID)
+	var flags byte
+	if e.HasPrev {
+		flags |= flagPrev
+	}
+	if e.HasNew {
+		flags |= flagNew
+	}
+	dst = append(dst, flags)
+	if e.HasPrev {
+		dst = binary.AppendUvarint(dst, e.PrevVersion)
+		dst = appendBytes(dst, e.Prev)
+	}
+	if e.HasNew {
+		dst = binary.AppendUvarint(dst, e.NewVersion)
+		dst = appendBytes(dst, e.New)
+	}
+	return binary.LittleEndian.AppendUint64(dst, uint64(e.Timestamp))
+}
+
+// Restorer builds a new store from a snapshot stream written to it in
+// pieces of any size. The stream is checked completely (checksums, order,
+// keys, values, limits) before Finish hands out the store.
+type Restorer struct {
+	s       *Store
+	buf     []byte
+	pos     int   // bytes of buf consumed
+	off     int64 // stream offset of buf[0]
+	stage   int   // 0 header, 1 meta, 2 actors, 3 events, 4 after end
+	meta    SnapshotInfo
+	actors  uint64
+	events  uint64
+	last    entry // the previous actor, for the order check
+	lastSeq uint64
+	err     *Error
+}
+
+// NewRestorer starts a restore into a new store with options o.
+func NewRestorer(o Options) (*Restorer, *Error) {
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	return &Restorer{s: s}, nil
+}
+
+func (r *Restorer) fail(off int64, msg string) *Error {
+	if r.err == nil {
+		r.err = errorf(InvalidArgument, "invalid snapshot: %s at offset %d", msg, off)
+	}
+	return r.err
+}
+
+// Write consumes the next bytes of the stream. After an error the restore
+// is void and every later call returns the same error.
+func (r *Restorer) Write(p []byte) *Error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.pos > 0 && r.pos >= len(r.buf)/2 {
+		n := copy(r.buf, r.buf[r.pos:])
+		r.buf, r.off, r.pos = r.buf[:n], r.off+int64(r.pos), 0
+	}
+	r.buf = append(r.buf, p...)
+	for {
+		b := r.buf[r.pos:]
+		at := r.off + int64(r.pos)
+		if r.stage == 0 {
+			if len(b) < snapshotHeader {
+				if n := min(len(b), len(snapshotMagic)); string(b[:n]) != snapshotMagic[:n] {
+					return r.fail(at, "not an Actor Store snapshot")
+				}
+				return nil
+			}
+			if string(b[:len(snapshotMagic)]) != snapshotMagic {
+				return r.fail(at, "not an Actor Store snapshot")
+			}
+			if v := binary.LittleEndian.Uint32(b[len(snapshotMagic):]); v != snapshotVersion {
+				return r.fail(at, "unsupported snapshot version "+strconv.FormatUint(uint64(v), 10))
+			}
+			r.pos += snapshotHeader
+			r.stage = 1
+			continue
+		}
+		if len(b) < frameHeader {
+			return nil
+		}
+		if r.stage == 4 {
+			return r.fail(at, "bytes after the end frame")
+		}
+		n := binary.LittleEndian.Uint32(b)
+		if n == 0 || n > maxFrame {
+			return r.fail(at, "frame length "+strconv.FormatUint(uint64(n), 10)+" out of range")
+		}
+		if len(b) < frameHeader+int(n) {
+			return nil
+		}
+		payload := b[frameHeader : frameHeader+int(n)]
+		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+			return r.fail(at, "bad checksum")
+		}
+		if err := r.frame(payload, at); err != nil {
+			return err
+		}
+		r.pos += frameHeader + int(n)
+	}
+}
+
+// frame applies one checked frame's payload.
+func (r *Restorer) frame(p []byte, at int64) *Error {
+	kind := p[0]
+	rd := reader{b: p[1:], what: "snapshot"}
+	switch {
+	case kind == frameMeta && r.stage == 1:
+		r.meta.Sequence = rd.uvarint()
+		dropped := rd.uvarint()
+		r.meta.Actors = rd.uvarint()
+		r.meta.Events = rd.uvarint()
+		if !rd.done() {
+			return r.fail(at, "malformed meta frame")
+		}
+		if r.meta.Events > r.meta.Sequence {
+			return r.fail(at, "more events than sequence numbers")
+		}
+		r.s.feed.seq, r.s.feed.dropped = r.meta.Sequence-r.meta.Events, dropped
+		r.stage = 2
+	case kind == frameActors && r.stage == 2:
+		for !rd.done() {
+			if err := r.actor(&rd, at); err != nil {
+				return err
+			}
+		}
+	case kind == frameEvents && (r.stage == 2 || r.stage == 3):
+		r.stage = 3
+		for !rd.done() {
+			if err := r.event(&rd, at); err != nil {
+				return err
+			}
+		}
+	case kind == frameEnd && r.stage >= 2:
+		actors, events := rd.uvarint(), rd.uvarint()
+		if !rd.done() {
+			return r.fail(at, "malformed end frame")
+		}
+		if actors != r.meta.Actors || events != r.meta.Events || r.actors != actors || r.events != events {
+			return r.fail(at, "counts do not match: meta says "+strconv.FormatUint(r.meta.Actors, 10)+
+				" actors and "+strconv.FormatUint(r.meta.Events, 10)+" events, the stream holds "+
+				strconv.FormatUint(r.actors, 10)+" and "+strconv.FormatUint(r.events, 10))
+		}
+		r.stage = 4
+	default:
+		return r.fail(at, "unexpected frame kind "+strconv.Itoa(int(kind)))
+	}
+	return nil
+}
+
+func (r *Restorer) actor(rd *reader, at int64) *Error {
+	typ, id := rd.bytes(MaxTypeBytes), rd.bytes(MaxIDBytes)
+	version := rd.uvarint()
+	value := rd.bytes(MaxValueLimit)
+	if rd.err != nil {
+		return r.fail(at, rd.err.Msg)
+	}
+	s := r.s
+	kv := make([]byte, 0, len(id)+len(value))
+	kv = append(append(kv, id...), value...)
+	// One allocation holds the id and the value; the id is a view of it,
+	// as the wasm engine's inserts do. kv is never written again.
+	a := &Actor{Type: s.intern(string(typ)), ID: unsafe.String(unsafe.SliceData(kv), len(id)),
+		Value: kv[len(id):len(kv):len(kv)], Version: version}
+	if err := CheckKey(a.Type, a.ID); err != nil {
+		return r.fail(at, err.Msg)
+	}
+	if err := s.checkValue(a.Value); err != nil {
+		return r.fail(at, "actor "+a.Type+"/"+a.ID+": "+err.Msg)
+	}
+	e := entryOf(a)
+	if r.actors > 0 && !lessEntry(r.last, e) {
+		return r.fail(at, "actors out of order at "+a.Type+"/"+a.ID)
+	}
+	if s.data += actorBytes(a); s.data > s.opts.MaxDataBytes {
+		r.err = errorf(StoreFull, "store full: the snapshot's actors need more than MaxDataBytes (%d)", s.opts.MaxDataBytes)
+		return r.err
+	}
+	s.tree.t.Load(e)
+	r.last = e
+	r.actors++
+	if r.actors > r.meta.Actors {
+		return r.fail(at, "more actors than the meta frame says")
+	}
+	return nil
+}
+
+func (r *Restorer) event(rd *reader, at int64) *Error {
+	var e Event
+	e.Sequence = rd.uvarint()
+	e.Op = EventOp(rd.byte())
+	typ, id := rd.bytes(MaxTypeBytes), rd.bytes(MaxIDBytes)
+	flags := rd.byte()
+	if flags&flagPrev != 0 {
+		e.HasPrev, e.PrevVersion = true, rd.uvarint()
+		e.Prev = append([]byte(nil), rd.bytes(MaxValueLimit)...)
+	}
+	if flags&flagNew != 0 {
+		e.HasNew, e.NewVersion = true, rd.uvarint()
+		e.New = append([]byte(nil), rd.bytes(MaxValueLimit)...)
+	}
+	e.Timestamp = int64(rd.fixed64())
+	if rd.err != nil {
+		return r.fail(at, rd.err.Msg)
+	}
+	var want byte
+	switch e.Op {
+	case EventInsert:
+		want = flagNew
+	case EventUpdate:
+		want = flagPrev | flagNew
+	case EventDelete:
+		want = flagPrev
+	}
+	if want == 0 || flags != want {
+		return r.fail(at, "malformed event "+strconv.FormatUint(e.Sequence, 10))
+	}
+	if e.Sequence != r.s.feed.seq+1 {
+		return r.fail(at, "event "+strconv.FormatUint(e.Sequence, 10)+" out of sequence")
+	}
+	e.Type, e.ID = r.s.intern(string(typ)), string(id)
+	if err := CheckKey(e.Type, e.ID); err != nil {
+		return r.fail(at, err.Msg)
+	}
+	for i, v := range [2][]byte{e.Prev, e.New} {
+		if flags&(1<<i) != 0 {
+			if err := CheckValue(v); err != nil {
+				return r.fail(at, "event "+strconv.FormatUint(e.Sequence, 10)+": "+err.Msg)
+			}
+		}
+	}
+	r.events++
+	if r.events > r.meta.Events {
+		return r.fail(at, "more events than the meta frame says")
+	}
+	r.s.feed.push(e)
+	return nil
+}
+
+// Finish checks the stream is complete and returns the restored store.
+func (r *Restorer) Finish() (*Store, *Error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.stage != 4 {
+		return nil, r.fail(r.off+int64(len(r.buf)), "truncated snapshot")
+	}
+	if r.pos != len(r.buf) {
+		return nil, r.fail(r.off+int64(r.pos), "bytes after the end frame")
+	}
+	r.s.feed.seq = r.meta.Sequence
+	s := r.s
+	r.s, r.buf, r.err = nil, nil, errorf(InvalidArgument, "invalid argument: restore already finished")
+	return s, nil
+}
