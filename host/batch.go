@@ -83,19 +83,34 @@ func (s *Store) Batch(ctx context.Context, ops ...BatchOp) ([]BatchResult, error
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
-	defer s.mu.Unlock()
-	rs, cerr := s.eng.batch(cops, s.now())
+	ts := s.now()
+	rs, cerr := s.eng.batch(cops, ts)
 	if cerr != nil {
+		s.mu.Unlock()
 		return nil, mapError(cerr)
 	}
 	out := make([]BatchResult, len(rs))
-	changed := false
+	var first, last uint64
 	for i := range rs {
 		out[i] = BatchResult{Actor: actorOf(&rs[i].Actor), Found: rs[i].Found}
-		changed = changed || rs[i].Sequence != 0
+		if seq := rs[i].Sequence; seq != 0 {
+			if first == 0 {
+				first = seq
+			}
+			last = seq
+		}
 	}
-	if changed {
+	if last == 0 {
+		s.mu.Unlock()
+	} else if s.dur == nil {
 		s.committed()
+		s.mu.Unlock()
+	} else {
+		ticket := s.dur.appendLocked(first, ts, cops)
+		s.mu.Unlock()
+		if err := s.logged(ticket, last); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

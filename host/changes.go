@@ -105,6 +105,15 @@ func (s *Store) changesLocked(since uint64, f core.Filter, limit int) (ChangePag
 	if cerr != nil {
 		return ChangePage{}, mapError(cerr)
 	}
+	if s.dur != nil && p.Next > s.dur.visible {
+		// The feed shows a durable store's events once they are durable:
+		// a crash never takes back an event a reader has seen.
+		v := s.dur.visible
+		for len(p.Events) > 0 && p.Events[len(p.Events)-1].Sequence > v {
+			p.Events = p.Events[:len(p.Events)-1]
+		}
+		p.Next = max(v, since)
+	}
 	out := ChangePage{Next: p.Next, Events: make([]ChangeEvent, len(p.Events))}
 	for i := range p.Events {
 		out.Events[i] = eventOf(&p.Events[i])

@@ -1,6 +1,386 @@
 package host
 
-// durable is the persistence of a store opened with Options.Dir.
-type durable struct{}
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
 
-func (d *durable) restored(s *Store) error { return nil }
+	"github.com/actorstore/actorstore/core"
+	"github.com/actorstore/actorstore/internal/wal"
+)
+
+// SyncPolicy says when a write to a durable store (Options.Dir) returns.
+// Whatever the policy, every acknowledged write has been handed to the
+// operating system: a crash of the process loses nothing. The policies
+// differ in what a crash of the machine (power loss, kernel panic) can
+// lose.
+type SyncPolicy int
+
+const (
+	// SyncAlways, the default: a write returns once its log record is
+	// fsynced. A machine crash loses nothing acknowledged. Concurrent
+	// writers share fsyncs (group commit).
+	SyncAlways SyncPolicy = iota
+	// SyncInterval: a write returns once its record is written to the
+	// OS; the log is fsynced every Options.SyncInterval. A machine crash
+	// loses at most the writes of the last interval.
+	SyncInterval
+	// SyncNever: as SyncInterval, but the log is fsynced only at
+	// snapshots and Close; a machine crash loses what the OS had not yet
+	// written back (on Linux, typically up to 30 seconds).
+	SyncNever
+)
+
+// String returns "always", "interval" or "never".
+func (p SyncPolicy) String() string { return wal.SyncPolicy(p).String() }
+
+// Errors of durable stores.
+var (
+	// ErrLocked is returned by Open when another Store, in this process
+	// or another, has Options.Dir open.
+	ErrLocked = wal.ErrLocked
+	// ErrCorrupt is returned by Open when the directory's data is
+	// damaged other than by a crash; see CorruptError.
+	ErrCorrupt = wal.ErrCorrupt
+)
+
+// CorruptError names the damaged file and the offset of the damage
+// (-1 when the damage is not at one place, such as a snapshot's missing
+// end). It matches ErrCorrupt with errors.Is.
+type CorruptError = wal.CorruptError
+
+// DefaultSnapshotLogBytes is the log size past which a durable store takes
+// a snapshot, when Options.SnapshotLogBytes is 0.
+const DefaultSnapshotLogBytes = 64 << 20
+
+// Recovery describes how Open rebuilt a durable store.
+type Recovery struct {
+	// Snapshot is the snapshot file the state was restored from, "" if
+	// none; SnapshotSequence is its sequence number.
+	Snapshot         string
+	SnapshotSequence uint64
+	// SkippedSnapshots lists newer snapshot files that failed to load,
+	// with why; the log from the older one made up for them.
+	SkippedSnapshots []string
+	// Records is the number of log records replayed after the snapshot.
+	Records int
+	// TornFile, when set, is the log whose torn final record (a write in
+	// progress when the process died, never acknowledged) was cut off at
+	// TornOffset, removing TornBytes bytes.
+	TornFile   string
+	TornOffset int64
+	TornBytes  int64
+	// Duration is how long recovery took.
+	Duration time.Duration
+}
+
+// durable is the persistence of a store opened with Options.Dir: the
+// directory (held locked), its write-ahead log and its snapshots.
+type durable struct {
+	dir      *wal.Dir
+	log      *wal.Log
+	rec      []byte // record scratch, used under Store.mu
+	visible  uint64 // newest sequence known durable; Store.mu
+	failed   error  // the log failed: the store refuses everything; Store.mu
+	recovery Recovery
+	snapAt   int64 // log bytes that start a snapshot; <= 0: never
+	running  atomic.Bool
+	bg       sync.WaitGroup
+	bgErr    atomic.Pointer[error] // the latest background snapshot failure
+}
+
+func walOptions(o Options) wal.Options {
+	return wal.Options{Sync: wal.SyncPolicy(o.Sync), Interval: o.SyncInterval}
+}
+
+// openDurable locks o.Dir, rebuilds the engine's state from it and opens
+// its log for writing.
+func openDurable(s *Store, o Options) (*durable, error) {
+	if o.Sync < SyncAlways || o.Sync > SyncNever {
+		return nil, errorf(ErrInvalidArgument, "invalid options: unknown Sync policy %d", o.Sync)
+	}
+	if o.SyncInterval < 0 {
+		return nil, errorf(ErrInvalidArgument, "invalid options: negative SyncInterval %v", o.SyncInterval)
+	}
+	dir, err := wal.OpenDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	d := &durable{dir: dir, snapAt: o.SnapshotLogBytes}
+	if d.snapAt == 0 {
+		d.snapAt = DefaultSnapshotLogBytes
+	}
+	start := time.Now()
+	cur, err := d.load(s.eng)
+	if err == nil {
+		d.log, err = dir.OpenLog(cur+1, walOptions(o))
+	}
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	d.recovery.Duration = time.Since(start)
+	d.visible = cur
+	return d, nil
+}
+
+// load restores the newest snapshot that loads, then replays the log after
+// it, returning the current sequence.
+func (d *durable) load(eng engine) (uint64, error) {
+	snaps, err := d.dir.Snapshots()
+	if err != nil {
+		return 0, err
+	}
+	var firstErr error
+	base := uint64(0)
+	for _, f := range snaps {
+		err := restoreFile(eng, f)
+		if err == nil {
+			d.recovery.Snapshot, d.recovery.SnapshotSequence, base = f.Path, f.Seq, f.Seq
+			break
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		d.recovery.SkippedSnapshots = append(d.recovery.SkippedSnapshots, err.Error())
+	}
+	cur := base
+	rec, err := d.dir.Replay(func(p []byte, file string, off int64) error {
+		first, ok := recordSequence(p)
+		if !ok {
+			return &CorruptError{File: file, Offset: off, Reason: "malformed log record"}
+		}
+		if first <= base {
+			return nil // the snapshot holds it
+		}
+		if first != cur+1 {
+			reason := fmt.Sprintf("log record of sequence %d follows sequence %d: records are missing", first, cur)
+			if first <= cur {
+				reason = fmt.Sprintf("log record of sequence %d repeats one already replayed (at %d)", first, cur)
+			}
+			return &CorruptError{File: file, Offset: off, Reason: reason}
+		}
+		_, last, cerr := eng.replay(p)
+		if cerr != nil {
+			return &CorruptError{File: file, Offset: off, Reason: "log record does not apply: " + cerr.Msg}
+		}
+		cur = last
+		return nil
+	})
+	d.recovery.Records = rec.Records
+	d.recovery.TornFile, d.recovery.TornOffset, d.recovery.TornBytes = rec.TornFile, rec.TornOffset, rec.TornBytes
+	if err != nil {
+		if firstErr != nil && errors.Is(err, ErrCorrupt) {
+			// The log could not make up for the snapshot that failed:
+			// that snapshot is the damage to report.
+			return 0, firstErr
+		}
+		return 0, err
+	}
+	return cur, nil
+}
+
+// recordSequence reads a mutation record's first sequence number.
+func recordSequence(p []byte) (uint64, bool) {
+	if len(p) < 2 || p[0] != 1 {
+		return 0, false
+	}
+	v, n := binary.Uvarint(p[1:])
+	return v, n > 0 && v > 0
+}
+
+// restoreFile restores the engine from a snapshot file; on failure the
+// engine is unchanged.
+func restoreFile(eng engine, f wal.File) error {
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if cerr := eng.restoreBegin(); cerr != nil {
+		return mapError(cerr)
+	}
+	r := bufio.NewReaderSize(fh, snapshotChunk)
+	buf := make([]byte, snapshotChunk)
+	var read int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if cerr := eng.restoreWrite(buf[:n]); cerr != nil {
+				return &CorruptError{File: f.Path, Offset: -1, Reason: cerr.Msg}
+			}
+			read += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			eng.restoreAbort()
+			return fmt.Errorf("actorstore: read snapshot %s: %w", f.Path, err)
+		}
+	}
+	st, cerr := eng.restoreEnd()
+	if cerr != nil {
+		return &CorruptError{File: f.Path, Offset: read, Reason: cerr.Msg}
+	}
+	if st.CurrentSequence != f.Seq {
+		// Its name is what decides which log records follow it.
+		return &CorruptError{File: f.Path, Offset: -1, Reason: fmt.Sprintf("snapshot holds sequence %d, its name says %d", st.CurrentSequence, f.Seq)}
+	}
+	return nil
+}
+
+// appendLocked logs a mutation the engine just applied, returning the
+// ticket to wait on outside the lock. Called with Store.mu held, in
+// sequence order.
+func (d *durable) appendLocked(first uint64, ts int64, ops []core.Op) uint64 {
+	d.rec = core.AppendRecord(d.rec[:0], first, ts, ops)
+	t := d.log.Append(d.rec)
+	if cap(d.rec) > 1<<20 {
+		d.rec = nil // do not pin a big batch
+	}
+	return t
+}
+
+// logged waits, outside the lock, until the record of ticket is durable
+// under the sync policy, then makes its events visible to the change
+// feed. A log failure closes the store: memory is ahead of the disk.
+func (s *Store) logged(ticket, last uint64) error {
+	d := s.dur
+	err := d.log.Wait(ticket)
+	s.mu.Lock()
+	if err != nil {
+		s.failLocked(err)
+		s.mu.Unlock()
+		return s.dur.failed
+	}
+	if last > d.visible {
+		d.visible = last
+		s.committed()
+	}
+	s.mu.Unlock()
+	if d.snapAt > 0 && d.log.Size() >= d.snapAt && d.running.CompareAndSwap(false, true) {
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			defer d.running.Store(false)
+			if err := s.checkpoint(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
+				d.bgErr.Store(&err)
+			}
+		}()
+	}
+	return nil
+}
+
+// failLocked closes the store after its log failed.
+func (s *Store) failLocked(err error) {
+	d := s.dur
+	if d.failed == nil {
+		d.failed = fmt.Errorf("actorstore: the write-ahead log failed, the store is closed (reopen it to recover what was acknowledged): %w (%w)", err, ErrClosed)
+	}
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+		s.eng.close(context.Background())
+	}
+}
+
+// Checkpoint takes a snapshot of a durable store into its directory now,
+// then drops the log and snapshots it no longer needs (the newest two
+// snapshots, and the log after the older one, are kept). A store takes one
+// by itself whenever its log passes Options.SnapshotLogBytes. Writes go on
+// while it runs. Without Options.Dir it is ErrInvalidArgument.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.dur == nil {
+		return errorf(ErrInvalidArgument, "invalid argument: Checkpoint needs a durable store (Options.Dir)")
+	}
+	return s.checkpoint(ctx)
+}
+
+func (s *Store) checkpoint(ctx context.Context) error {
+	d := s.dur
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	// The snapshot and the new log segment start at the same sequence:
+	// no record can come between them while the lock is held.
+	info, cerr := s.eng.snapshotBegin()
+	var err error
+	if cerr != nil {
+		err = mapError(cerr)
+	} else if err = d.log.Rotate(info.Sequence + 1); err != nil {
+		s.failLocked(err)
+		err = d.failed
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		s.mu.Lock()
+		if !s.closed {
+			s.eng.snapshotEnd()
+		}
+		s.mu.Unlock()
+	}()
+	_, err = d.dir.WriteSnapshot(info.Sequence, func(w io.Writer) error {
+		for {
+			if err := s.lock(ctx); err != nil {
+				return err
+			}
+			chunk, cerr := s.eng.snapshotNext(snapshotChunk)
+			s.mu.Unlock()
+			if cerr != nil {
+				return mapError(cerr)
+			}
+			if len(chunk) == 0 {
+				return nil
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("actorstore: checkpoint: %w", err)
+	}
+	snaps, err := d.dir.Snapshots()
+	if err != nil || len(snaps) < 2 {
+		return err
+	}
+	return d.dir.RemoveBefore(snaps[1].Seq + 1)
+}
+
+// restored makes a restored state durable; called with Store.mu held.
+func (d *durable) restored(s *Store) error {
+	return errors.New("actorstore: Restore of a durable store is not implemented yet")
+}
+
+// Recovered describes how Open rebuilt a durable store from its directory;
+// the zero Recovery for an in-memory store.
+func (s *Store) Recovered() Recovery {
+	if s.dur == nil {
+		return Recovery{}
+	}
+	return s.dur.recovery
+}
+
+// close syncs the log and releases the directory, after any background
+// snapshot has stopped.
+func (d *durable) close() error {
+	d.bg.Wait()
+	err := d.log.Close()
+	if e := d.dir.Close(); err == nil {
+		err = e
+	}
+	return err
+}

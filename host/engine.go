@@ -23,7 +23,7 @@ type engine interface {
 	close(ctx context.Context) error
 
 	// replay applies a mutation record (core.AppendRecord).
-	replay(rec []byte) *core.Error
+	replay(rec []byte) (first, last uint64, err *core.Error)
 	// snapshotBegin starts a copy-on-write snapshot; snapshotNext returns
 	// its next chunk of about limit bytes, empty once it is complete.
 	snapshotBegin() (core.SnapshotInfo, *core.Error)
@@ -119,9 +119,8 @@ func (n *nativeEngine) stats() (core.Stats, *core.Error) { return n.s.Stats(), n
 
 func (n *nativeEngine) close(context.Context) error { return nil }
 
-func (n *nativeEngine) replay(rec []byte) *core.Error {
-	_, _, err := n.s.Replay(bytes.Clone(rec)) // the store keeps its values
-	return err
+func (n *nativeEngine) replay(rec []byte) (first, last uint64, err *core.Error) {
+	return n.s.Replay(bytes.Clone(rec)) // the store keeps its values
 }
 
 func (n *nativeEngine) snapshotBegin() (core.SnapshotInfo, *core.Error) {

@@ -61,6 +61,23 @@ type Options struct {
 	CacheDir string
 	// Clock gives each mutation its timestamp; time.Now by default.
 	Clock func() time.Time
+
+	// Dir, when set, makes the store durable: every mutation is appended
+	// to a write-ahead log in this directory before the call returns, and
+	// snapshots are taken there; Open recovers the state, sequence numbers
+	// and replay buffer from it. Open creates the directory if needed and
+	// holds it locked (ErrLocked for a second opener) until Close. An
+	// existing directory must be empty or an Actor Store directory.
+	Dir string
+	// Sync says when a durable write returns: SyncAlways by default.
+	// See SyncPolicy for what each policy can lose.
+	Sync SyncPolicy
+	// SyncInterval is how often SyncInterval fsyncs; 100ms by default.
+	SyncInterval time.Duration
+	// SnapshotLogBytes is the log size past which a durable store takes
+	// a snapshot by itself (DefaultSnapshotLogBytes when 0); negative
+	// turns that off (Checkpoint still takes one).
+	SnapshotLogBytes int64
 }
 
 // Actor is one stored actor.
@@ -126,6 +143,14 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	default:
 		return nil, errorf(ErrInvalidArgument, "unknown engine %d", o.Engine)
 	}
+	if o.Dir != "" {
+		d, err := openDurable(s, o)
+		if err != nil {
+			s.eng.close(ctx)
+			return nil, err
+		}
+		s.dur = d
+	}
 	return s, nil
 }
 
@@ -140,6 +165,9 @@ func (s *Store) lock(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		if s.dur != nil && s.dur.failed != nil {
+			return s.dur.failed
+		}
 		return ErrClosed
 	}
 	return nil
@@ -187,13 +215,23 @@ func (s *Store) write(ctx context.Context, kind core.Kind, typ, id string, value
 	if err := s.lock(ctx); err != nil {
 		return Actor{}, false, err
 	}
-	defer s.mu.Unlock()
-	r, cerr := s.eng.apply(&op, s.now())
+	ts := s.now()
+	r, cerr := s.eng.apply(&op, ts)
 	if cerr != nil {
+		s.mu.Unlock()
 		return Actor{}, false, mapError(cerr)
 	}
-	if r.Sequence != 0 {
+	if r.Sequence == 0 {
+		s.mu.Unlock()
+	} else if s.dur == nil {
 		s.committed()
+		s.mu.Unlock()
+	} else {
+		ticket := s.dur.appendLocked(r.Sequence, ts, []core.Op{op})
+		s.mu.Unlock()
+		if err := s.logged(ticket, r.Sequence); err != nil {
+			return Actor{}, false, err
+		}
 	}
 	return actorOf(&r.Actor), r.Found, nil
 }
@@ -331,5 +369,14 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	close(s.done)
-	return s.eng.close(ctx)
+	err := s.eng.close(ctx)
+	if s.dur != nil {
+		// Background snapshots need the lock to see the store closed.
+		s.mu.Unlock()
+		if e := s.dur.close(); err == nil {
+			err = e
+		}
+		s.mu.Lock()
+	}
+	return err
 }

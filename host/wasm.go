@@ -362,14 +362,18 @@ func (e *wasmEngine) close(ctx context.Context) error {
 	return e.mod.Close(ctx)
 }
 
-func (e *wasmEngine) replay(rec []byte) *core.Error {
+func (e *wasmEngine) replay(rec []byte) (first, last uint64, err *core.Error) {
 	v, err := e.input(uint64(len(rec)))
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	copy(v, rec)
-	_, err = e.result(e.call(e.fReplay, uint64(len(rec))))
-	return err
+	r, err := e.result(e.call(e.fReplay, uint64(len(rec))))
+	if err != nil {
+		return 0, 0, err
+	}
+	first, last = r.U64(), r.U64()
+	return first, last, r.Err()
 }
 
 func (e *wasmEngine) snapshotBegin() (core.SnapshotInfo, *core.Error) {

@@ -1,0 +1,195 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var policies = []SyncPolicy{SyncAlways, SyncInterval, SyncNever}
+
+func openDir(t testing.TB, e Engine, dir string, o Options) *Store {
+	t.Helper()
+	o.Engine, o.Dir = e, dir
+	s, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	return s
+}
+
+func closeStore(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// TestDurableReopen: every engine and policy gives back, after Close and
+// Open, the same actors, sequence numbers and replay buffer, and goes on
+// from there.
+func TestDurableReopen(t *testing.T) {
+	for _, e := range engines {
+		for _, p := range policies {
+			t.Run(e.String()+"/"+p.String(), func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "store")
+				o := Options{Sync: p, ReplayBufferSize: 300}
+				s := openDir(t, e, dir, o)
+				fillMixed(t, s, 500)
+				want := viewOf(t, s)
+				closeStore(t, s)
+
+				s = openDir(t, e, dir, o)
+				defer closeStore(t, s)
+				if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
+					t.Fatalf("reopened state differs: %+v, want %+v", got.Stats, want.Stats)
+				}
+				if r := s.Recovered(); r.Records == 0 || r.Snapshot != "" || r.TornFile != "" {
+					t.Fatalf("recovery %+v", r)
+				}
+				a, err := s.Insert(context.Background(), "user", "after", 1)
+				if err != nil || a.Version != 0 {
+					t.Fatal(a, err)
+				}
+				if st, _ := s.Stats(context.Background()); st.CurrentSequence != want.Stats.CurrentSequence+1 {
+					t.Fatalf("sequence went on at %d, want %d", st.CurrentSequence, want.Stats.CurrentSequence+1)
+				}
+			})
+		}
+	}
+}
+
+// TestDurableCheckpoints: a small log threshold makes snapshots as writes
+// go on; old log segments and snapshots are pruned, and Open restores the
+// newest snapshot plus the log after it.
+func TestDurableCheckpoints(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e Engine) {
+		dir := t.TempDir()
+		o := Options{SnapshotLogBytes: 20 << 10, ReplayBufferSize: 50}
+		s := openDir(t, e, dir, o)
+		fillMixed(t, s, 2000)
+		if err := s.Checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fillMixed2(t, s)
+		want := viewOf(t, s)
+		closeStore(t, s)
+		snaps, _ := filepath.Glob(filepath.Join(dir, "snap-*.snap"))
+		logs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+		if len(snaps) != 2 || len(logs) > 4 {
+			t.Fatalf("files not pruned: %v %v", snaps, logs)
+		}
+		s = openDir(t, e, dir, o)
+		defer closeStore(t, s)
+		if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("reopened state differs: %+v, want %+v", got.Stats, want.Stats)
+		}
+		if r := s.Recovered(); r.Snapshot == "" || r.Records == 0 {
+			t.Fatalf("recovery did not use a snapshot and the log: %+v", r)
+		}
+
+		// A damaged newest snapshot: the older one and the log make up.
+		closeStore(t, s)
+		damage(t, snaps[len(snaps)-1], 100)
+		s = openDir(t, e, dir, o)
+		if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after falling back, state differs")
+		}
+		if r := s.Recovered(); len(r.SkippedSnapshots) != 1 || r.Snapshot != snaps[0] {
+			t.Fatalf("recovery %+v", r)
+		}
+	})
+}
+
+func fillMixed2(t testing.TB, s *Store) {
+	t.Helper()
+	for i := 0; i < 30; i++ {
+		if _, err := s.Update(context.Background(), "order", "o3", i); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+}
+
+func damage(t testing.TB, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := []byte{0}
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x10
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDurableLocked: a second Open of the same directory is refused.
+func TestDurableLocked(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, EngineNative, dir, Options{})
+	defer closeStore(t, s)
+	_, err := Open(context.Background(), Options{Dir: dir})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("second Open: %v", err)
+	}
+}
+
+// TestDurableForeignDir: a directory holding other things is refused.
+func TestDurableForeignDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "thesis.tex"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "thesis.tex") {
+		t.Fatalf("Open of a foreign directory: %v", err)
+	}
+}
+
+// TestDurableBadChecksum: a flipped byte inside the log is an error that
+// names the file and the offset of the damaged record.
+func TestDurableBadChecksum(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, EngineNative, dir, Options{})
+	fillMixed(t, s, 100)
+	closeStore(t, s)
+	logs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	damage(t, logs[0], 200)
+	_, err := Open(context.Background(), Options{Dir: dir, Engine: EngineNative})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != logs[0] || ce.Offset <= 0 || ce.Offset > 200 {
+		t.Fatalf("Open of a damaged log: %v", err)
+	}
+	t.Log(err)
+}
+
+// TestDurableTrapReopen: after the guest traps, the store reports it, and
+// reopening the directory gives back every acknowledged write.
+func TestDurableTrapReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, EngineWASM, dir, Options{})
+	fillMixed(t, s, 300)
+	want := viewOf(t, s)
+	w := s.eng.(*wasmEngine)
+	if _, err := w.call(w.mod.ExportedFunction("_initialize")); err == nil {
+		t.Fatal("a second _initialize did not trap")
+	}
+	if _, err := s.Insert(ctx, "user", "lost", 1); !errors.Is(err, ErrInternal) {
+		t.Fatalf("Insert after a trap: %v", err)
+	}
+	closeStore(t, s)
+	s = openDir(t, EngineWASM, dir, Options{})
+	defer closeStore(t, s)
+	if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
+		t.Fatalf("state after the trap differs")
+	}
+}

@@ -1,0 +1,57 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrLocked is returned by OpenDir when another Store, in this process
+	// or another one, holds the directory.
+	ErrLocked = errors.New("actorstore: directory locked")
+	// ErrCorrupt is what every *CorruptError matches with errors.Is:
+	// persisted data is damaged in a way a crash cannot explain.
+	ErrCorrupt = errors.New("actorstore: corrupt data")
+	// ErrClosed is returned by Dir and Log methods called after Close, and
+	// by Wait for a record appended after the Log's Close.
+	ErrClosed = errors.New("actorstore: closed")
+)
+
+// CorruptError reports damage in a log segment that is not a torn tail.
+type CorruptError struct {
+	File   string // full path of the segment
+	Offset int64  // offset of the damaged header or frame
+	Reason string // what is wrong, such as "bad checksum"
+}
+
+// Error returns "actorstore: corrupt log FILE at offset N: REASON".
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("actorstore: corrupt log %s at offset %d: %s", e.File, e.Offset, e.Reason)
+}
+
+// Is reports whether target is ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// ForeignDirError is returned by OpenDir for a non-empty directory without
+// the ACTORSTORE marker: it was not made by Actor Store, and is left alone.
+type ForeignDirError struct {
+	Dir   string // the directory
+	Entry string // one entry found in it
+}
+
+// Error names the directory and the entry.
+func (e *ForeignDirError) Error() string {
+	return fmt.Sprintf("actorstore: %s is not an Actor Store directory: it holds %q but no %s marker", e.Dir, e.Entry, markerName)
+}
+
+// FormatError is returned by OpenDir when the ACTORSTORE marker holds
+// something other than the format this version writes.
+type FormatError struct {
+	Dir    string // the directory
+	Marker string // the marker's content (at most 64 bytes of it)
+}
+
+// Error names the directory and what its marker says.
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("actorstore: %s: unsupported directory format %q (want %q)", e.Dir, e.Marker, markerContent)
+}

@@ -1,0 +1,44 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package wal
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// lockFile takes an exclusive flock on f without waiting. The kernel
+// releases it when f is closed or the process dies. flock locks belong to
+// the open file description, so a second open in this process conflicts
+// too.
+func lockFile(f *os.File, dir string) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return lockedError(dir)
+		}
+		return err
+	}
+}
+
+func unlockFile(f *os.File, dir string) {}
+
+// syncDir fsyncs a directory, making entries created, renamed or removed in
+// it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
