@@ -86,6 +86,7 @@ type Recovery struct {
 type durable struct {
 	dir      *wal.Dir
 	log      *wal.Log
+	wopts    wal.Options
 	rec      []byte // record scratch, used under Store.mu
 	visible  uint64 // newest sequence known durable; Store.mu
 	failed   error  // the log failed: the store refuses everything; Store.mu
@@ -113,14 +114,14 @@ func openDurable(s *Store, o Options) (*durable, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &durable{dir: dir, snapAt: o.SnapshotLogBytes}
+	d := &durable{dir: dir, snapAt: o.SnapshotLogBytes, wopts: walOptions(o)}
 	if d.snapAt == 0 {
 		d.snapAt = DefaultSnapshotLogBytes
 	}
 	start := time.Now()
 	cur, err := d.load(s.eng)
 	if err == nil {
-		d.log, err = dir.OpenLog(cur+1, walOptions(o))
+		d.log, err = dir.OpenLog(cur+1, d.wopts)
 	}
 	if err != nil {
 		dir.Close()
@@ -360,9 +361,47 @@ func (s *Store) checkpoint(ctx context.Context) error {
 	return d.dir.RemoveBefore(snaps[1].Seq + 1)
 }
 
-// restored makes a restored state durable; called with Store.mu held.
+// restored makes a state the engine just restored the directory's whole
+// history: its snapshot replaces every log segment and snapshot, and a new
+// log starts after it. Called with Store.mu held, so writers wait for it.
+// A failure closes the store; reopening finds the old history or, once
+// the new snapshot was committed, the restored one.
 func (d *durable) restored(s *Store) error {
-	return errors.New("actorstore: Restore of a durable store is not implemented yet")
+	fail := func(err error) error {
+		s.failLocked(err)
+		return d.failed
+	}
+	if err := d.log.Close(); err != nil {
+		return fail(err)
+	}
+	info, cerr := s.eng.snapshotBegin()
+	if cerr != nil {
+		return fail(mapError(cerr))
+	}
+	err := d.dir.ReplaceAll(info.Sequence, func(w io.Writer) error {
+		for {
+			chunk, cerr := s.eng.snapshotNext(snapshotChunk)
+			if cerr != nil {
+				return mapError(cerr)
+			}
+			if len(chunk) == 0 {
+				return nil
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+		}
+	})
+	s.eng.snapshotEnd()
+	if err != nil {
+		return fail(err)
+	}
+	l, err := d.dir.OpenLog(info.Sequence+1, d.wopts)
+	if err != nil {
+		return fail(err)
+	}
+	d.log, d.visible = l, info.Sequence
+	return nil
 }
 
 // Recovered describes how Open rebuilt a durable store from its directory;

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -192,4 +193,39 @@ func TestDurableTrapReopen(t *testing.T) {
 	if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
 		t.Fatalf("state after the trap differs")
 	}
+}
+
+// TestDurableRestore: a restore replaces a durable store's history, on
+// disk too: reopening finds the restored state and what was written after.
+func TestDurableRestore(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e Engine) {
+		ctx := context.Background()
+		src := mustOpen(t, e, Options{})
+		fillMixed(t, src, 100)
+		snap := snapshotBytes(t, src)
+
+		dir := t.TempDir()
+		s := openDir(t, e, dir, Options{})
+		fillMixed(t, s, 700) // a longer history, with higher sequences
+		if err := s.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fillMixed2(t, s)
+		if err := s.Restore(ctx, bytes.NewReader(snap)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Insert(ctx, "user", "after-restore", 1); err != nil {
+			t.Fatal(err)
+		}
+		want := viewOf(t, s)
+		closeStore(t, s)
+		s = openDir(t, e, dir, Options{})
+		defer closeStore(t, s)
+		if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("reopened after restore: %+v, want %+v", got.Stats, want.Stats)
+		}
+		if r := s.Recovered(); r.Records != 1 || !strings.Contains(r.Snapshot, "snap-") {
+			t.Fatalf("recovery %+v", r)
+		}
+	})
 }

@@ -108,17 +108,21 @@ func (d *Dir) init() error {
 		}
 	}
 	if removed {
-		return syncDir(d.path)
+		if err := syncDir(d.path); err != nil {
+			return err
+		}
 	}
-	return nil
+	return d.finishRestore()
 }
 
 func isTemp(name string) bool {
 	if name == markerName+tmpSuffix {
 		return true
 	}
-	_, ok := parseName(strings.TrimSuffix(name, tmpSuffix), "snap-", ".snap")
-	return ok && strings.HasSuffix(name, tmpSuffix)
+	base := strings.TrimSuffix(name, tmpSuffix)
+	_, snap := parseName(base, "snap-", ".snap")
+	_, restore := parseName(base, "restore-", ".snap")
+	return (snap || restore) && strings.HasSuffix(name, tmpSuffix)
 }
 
 // checkMarker reports whether path holds a valid marker; an error when the
