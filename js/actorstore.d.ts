@@ -13,7 +13,15 @@ export type ErrorCode =
   | "STORE_FULL"
   | "INVALID_ARGUMENT"
   | "CLOSED"
-  | "INTERNAL";
+  | "INTERNAL"
+  /** Persistence: another tab or window holds the name (Web Lock). */
+  | "LOCKED"
+  /** Persistence: IndexedDB or the Web Locks API is missing. */
+  | "UNAVAILABLE"
+  /** Persistence: the persisted data cannot be read back (the message names the record or snapshot). */
+  | "CORRUPT"
+  /** Persistence: an IndexedDB write failed; the store closed itself. */
+  | "STORAGE";
 
 /** Every failure of the store is an ActorStoreError. */
 export class ActorStoreError extends Error {
@@ -79,6 +87,23 @@ export interface OpenOptions {
    * never decoded; values written must be Uint8Array or RawCBOR.
    */
   raw?: boolean;
+  /**
+   * Keep the store in IndexedDB (database "actorstore:<name>"): it is
+   * rebuilt from there on open, and every mutation is written in batched
+   * transactions (see flush, pendingWrites). One open store per name, held
+   * with the Web Lock "actorstore:<name>": a second one is LOCKED.
+   * Missing IndexedDB or Web Locks is UNAVAILABLE; unreadable data CORRUPT.
+   */
+  persist?: PersistOptions;
+}
+
+export interface PersistOptions {
+  /** Names the database ("actorstore:" + name) and the lock. */
+  name: string;
+  /** A snapshot is taken once the log since the last one holds this many bytes (default 4 MiB)… */
+  snapshotBytes?: number;
+  /** …or this many records (default 20,000). */
+  snapshotRecords?: number;
 }
 
 export interface Actor<V = any> {
@@ -188,7 +213,36 @@ export class ActorStore {
   /** The same events as an async iterator; `break` ends it. */
   watch<V = any>(options?: SubscribeOptions): AsyncIterableIterator<ChangeEvent<V>>;
 
-  /** Frees the module; every later call throws CLOSED. Idempotent. */
-  close(): void;
+  /**
+   * The whole state (actors, sequence counter, dropped count, replay
+   * buffer) as the portable snapshot stream, the same bytes on every host.
+   */
+  snapshot(): Uint8Array;
+  /**
+   * Replaces the whole state with a snapshot's. Garbage or a truncated
+   * stream is INVALID_ARGUMENT and leaves the store unchanged. A persisted
+   * store writes it as its new snapshot and clears its log (queued like a
+   * write).
+   */
+  restore(snapshot: Uint8Array | ArrayBuffer): void;
+
+  /**
+   * Resolves once every mutation made before the call is committed to
+   * IndexedDB; rejects with STORAGE when a write failed (the store has
+   * then closed itself). Resolves at once for an in-memory store.
+   */
+  flush(): Promise<void>;
+  /** Mutations (and restores) not yet committed to IndexedDB; 0 in memory. */
+  readonly pendingWrites: number;
+
+  /**
+   * Frees the module; every later call throws CLOSED. A persisted store
+   * then writes what is queued and releases its name: the promise settles
+   * then (rejecting with STORAGE if that write fails). Idempotent.
+   */
+  close(): Promise<void>;
   readonly closed: boolean;
+
+  /** Deletes a persisted store's database; LOCKED while it is open somewhere. */
+  static deletePersisted(name: string): Promise<void>;
 }

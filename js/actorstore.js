@@ -8,6 +8,10 @@
 
 import { Encoder } from "cbor-x";
 import { createWasi } from "./wasi.js";
+import {
+  PersistError, WriteQueue, RecordBuilder, singleRecord, environment, acquireLock, openDatabase, loadDatabase,
+  deleteDatabase, nextTask, CHUNK_BYTES,
+} from "./persist.js";
 
 const ABI_VERSION = 1;
 const MAX_BATCH_OPS = 100_000;
@@ -23,6 +27,15 @@ const EXPORTS = [
   "memory", "_initialize", "abi_version", "configure", "input_buffer", "insert", "update",
   "update_versioned", "get", "delete", "get_all", "changes", "sequence_at_time", "stats", "batch",
 ];
+
+// The exports of snapshots, restores and log replay (persistence).
+const SNAPSHOT_EXPORTS = [
+  "replay", "snapshot_begin", "snapshot_next", "snapshot_end", "restore_begin", "restore_write", "restore_end",
+  "restore_abort",
+];
+const DEFAULT_SNAPSHOT_BYTES = 4 << 20; // log bytes since the snapshot that start a new one
+const DEFAULT_SNAPSHOT_RECORDS = 20_000; // or log records
+const SNAPSHOT_BYTES_PER_TASK = 4 * CHUNK_BYTES; // pulled per task while writes go on
 
 const CODES = [
   "OK", "INVALID_KEY", "ALREADY_EXISTS", "NOT_FOUND", "VERSION_MISMATCH", "COMPACTED",
@@ -263,6 +276,31 @@ function closedError() {
   return new ActorStoreError("CLOSED", "closed: the store is closed");
 }
 
+// fromPersist turns persist.js's errors into ActorStoreErrors.
+function fromPersist(e) {
+  return e instanceof PersistError ? new ActorStoreError(e.code, e.message) : e;
+}
+
+// persistOptions checks options.persist: undefined, or { name, snapshotBytes, snapshotRecords }.
+function persistOptions(p) {
+  if (p === undefined || p === null || p === false) return null;
+  if (typeof p !== "object") {
+    throw new ActorStoreError("INVALID_ARGUMENT", "invalid argument: persist must be an object { name }");
+  }
+  if (typeof p.name !== "string" || p.name === "") {
+    throw new ActorStoreError("INVALID_ARGUMENT", "invalid argument: persist.name must be a non-empty string");
+  }
+  const out = { name: p.name, snapshotBytes: DEFAULT_SNAPSHOT_BYTES, snapshotRecords: DEFAULT_SNAPSHOT_RECORDS };
+  for (const k of ["snapshotBytes", "snapshotRecords"]) {
+    if (p[k] === undefined) continue;
+    if (!Number.isSafeInteger(p[k]) || p[k] < 1) {
+      throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: persist.${k} must be a positive integer, got ${p[k]}`);
+    }
+    out[k] = p[k];
+  }
+  return out;
+}
+
 // Milliseconds (or a Date) to int64 nanoseconds, clamped as the Go host does.
 const MIN_NS = -(1n << 63n);
 const MAX_NS = (1n << 63n) - 1n;
@@ -311,6 +349,9 @@ export class ActorStore {
   #dead = null; // the trap that killed the instance
   #subs = new Set();
   #pumping = false;
+  #persist = null; // persistence state (#openPersisted), null in memory
+  #storageError = null; // the failed IndexedDB write that closed the store
+  #closing = null; // close()'s promise
 
   constructor(token, instance, options) {
     if (token !== OPEN) throw new TypeError("use ActorStore.open()");
@@ -334,6 +375,12 @@ export class ActorStore {
     if (options.clock !== undefined && typeof options.clock !== "function") {
       throw new ActorStoreError("INVALID_ARGUMENT", "invalid argument: clock must be a function");
     }
+    const persist = persistOptions(options.persist);
+    let env;
+    if (persist) {
+      env = environment();
+      if (env instanceof PersistError) throw fromPersist(env);
+    }
     let module;
     try {
       module = await compileFrom(options.wasm);
@@ -356,9 +403,89 @@ export class ActorStore {
     if (v !== ABI_VERSION) {
       throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: module ABI version ${v}, this host speaks ${ABI_VERSION}`);
     }
+    if (persist) {
+      const missing = SNAPSHOT_EXPORTS.filter((name) => typeof instance.exports[name] !== "function");
+      if (missing.length) {
+        throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: this actorstore.wasm cannot persist: no export ${missing.join(", ")}`);
+      }
+    }
     const store = new ActorStore(OPEN, instance, options);
     store.#configure(config);
+    if (persist) await store.#openPersisted(persist, env);
     return store;
+  }
+
+  // #openPersisted takes the name's lock, rebuilds the store from its
+  // database (the snapshot, then the log after it) and makes it persist
+  // every mutation from now on.
+  async #openPersisted(persist, env) {
+    const { name } = persist;
+    let release;
+    let db;
+    try {
+      release = await acquireLock(env.locks, name);
+      db = await openDatabase(env.idb, name);
+      const loaded = await loadDatabase(db, name);
+      const state = {
+        name,
+        queue: null,
+        release,
+        generation: loaded.generation,
+        logBytes: 0,
+        logRecords: 0,
+        snapshotBytes: persist.snapshotBytes,
+        snapshotRecords: persist.snapshotRecords,
+        compaction: null, // { seq, chunks, coveredBytes, coveredRecords } while a snapshot is pulled
+        compactScheduled: false,
+        compactionError: null,
+      };
+      this.#rebuild(loaded, state);
+      state.queue = new WriteQueue(db, name, (err) => this.#storageFailed(err));
+      this.#persist = state;
+      this.#maybeCompact();
+    } catch (e) {
+      db?.close();
+      release?.();
+      this.#shutdown();
+      throw fromPersist(e);
+    }
+  }
+
+  // #rebuild restores the persisted snapshot and replays the log after it.
+  #rebuild(loaded, state) {
+    const where = `IndexedDB database actorstore:${state.name}`;
+    // A persisted store larger than this open's maxDataBytes or
+    // maxValueBytes allow is not corrupt: say so with the module's code.
+    const tooBig = (e) => (e.code === "STORE_FULL" || e.code === "VALUE_TOO_LARGE") &&
+      new ActorStoreError(e.code, `${e.message} (${where}: the persisted store does not fit this open's maxDataBytes or maxValueBytes)`);
+    if (loaded.chunks.length) {
+      let seq;
+      try {
+        ({ seq } = this.#restoreStream(loaded.chunks));
+      } catch (e) {
+        if (!(e instanceof ActorStoreError) || this.#closed) throw this.#fail(e);
+        throw tooBig(e) || new ActorStoreError("CORRUPT", `corrupt: ${where}: the snapshot at sequence ${loaded.snapshotSeq} is unreadable: ${e.message}`);
+      }
+      if (seq !== loaded.snapshotSeq) {
+        throw new ActorStoreError("CORRUPT",
+          `corrupt: ${where}: the snapshot named as sequence ${loaded.snapshotSeq} holds sequence ${seq}`);
+      }
+    }
+    const { keys, records } = loaded;
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i];
+      try {
+        this.#ensureInput(rec.length);
+        this.#u8.set(rec, this.#in);
+        this.#status(this.#call("replay", rec.length));
+      } catch (e) {
+        if (!(e instanceof ActorStoreError) || this.#closed) throw this.#fail(e);
+        throw tooBig(e) || new ActorStoreError("CORRUPT",
+          `corrupt: ${where}: the log record at sequence ${keys[i]} cannot be replayed (${e.code}): ${e.message}`);
+      }
+      state.logBytes += rec.length;
+      state.logRecords++;
+    }
   }
 
   #configure(config) {
@@ -366,6 +493,14 @@ export class ActorStore {
     const r = this.#ex.configure(...config);
     this.#view();
     this.#status(r);
+  }
+
+  // #call calls an export by name and re-makes the views.
+  #call(name, ...args) {
+    this.#calling = true;
+    const r = this.#ex[name](...args);
+    this.#view();
+    return r;
   }
 
   // ---- memory ------------------------------------------------------------
@@ -458,6 +593,12 @@ export class ActorStore {
 
   #check() {
     if (this.#closed) {
+      if (this.#storageError) {
+        const e = new ActorStoreError("CLOSED",
+          `closed: the store closed itself because an IndexedDB write failed (${this.#storageError.message})`);
+        e.cause = this.#storageError;
+        throw e;
+      }
       throw this.#dead
         ? new ActorStoreError("CLOSED", `closed: actorstore.wasm failed earlier (${this.#dead?.message ?? this.#dead}); its state is lost`)
         : closedError();
@@ -634,6 +775,10 @@ export class ActorStore {
       }
       this.#view();
       const p = this.#status(r);
+      if (this.#persist) {
+        const seq = this.#u64(p + 8);
+        this.#log(seq, singleRecord(seq, ts, kind, this.#u8, this.#in, tl, il, vl, expected));
+      }
       this.#notify();
       return { type, id, value: this.#written(value), version: this.#u64(p) };
     } catch (e) {
@@ -692,6 +837,10 @@ export class ActorStore {
       this.#view();
       const p = this.#status(r);
       if (this.#u8[p] === 0) return undefined;
+      if (this.#persist) {
+        const seq = this.#u64(p + 9);
+        this.#log(seq, singleRecord(seq, ts, KIND.delete, this.#u8, this.#in, tl, il, 0));
+      }
       this.#notify();
       return { type, id, value: this.#value(p + 21, this.#dv.getUint32(p + 17, true)), version: this.#u64(p + 1) };
     } catch (e) {
@@ -836,6 +985,7 @@ export class ActorStore {
       let p = this.#status(r);
       const count = this.#dv.getUint32(p, true);
       p += 4;
+      if (this.#persist) this.#logBatch(count, p, ts);
       const out = new Array(count);
       for (let i = 0; i < count; i++) {
         const op = ops[i];
@@ -1046,6 +1196,275 @@ export class ActorStore {
     };
   }
 
+  // ---- persistence -------------------------------------------------------
+  //
+  // A persisted store queues one mutation record per mutation that made an
+  // event (persist.js writes them in batched IndexedDB transactions). When
+  // the log since the snapshot passes persist.snapshotBytes or
+  // persist.snapshotRecords, a snapshot is taken (copy-on-write in the
+  // module) and pulled out a few chunks per task while writes go on; the
+  // queue then writes it, switches the meta record and drops the older
+  // snapshot and the log records it covers, in one transaction.
+
+  #log(firstSeq, rec) {
+    const ps = this.#persist;
+    ps.queue.record(firstSeq, rec);
+    ps.logBytes += rec.length;
+    ps.logRecords++;
+    this.#maybeCompact();
+  }
+
+  // #logBatch queues the record of a successful batch of count operations
+  // (results at p), unless it made no event (only deletes of absent actors).
+  #logBatch(count, p, ts) {
+    const u8 = this.#u8;
+    const dv = this.#dv;
+    let firstSeq = 0;
+    for (let i = 0, q = p; i < count; i++) {
+      firstSeq = this.#u64(q + 9);
+      if (firstSeq) break;
+      q += 21 + dv.getUint32(q + 17, true);
+    }
+    if (!firstSeq) return;
+    const b = new RecordBuilder(u8);
+    let h = this.#in;
+    for (let i = 0; i < count; i++) {
+      const tl = dv.getUint32(h + 1, true);
+      const il = dv.getUint32(h + 5, true);
+      const vl = dv.getUint32(h + 9, true);
+      b.op(u8[h], h + 21, tl, il, vl, dv.getUint32(h + 13, true) + dv.getUint32(h + 17, true) * 4294967296);
+      h += 21 + tl + il + vl;
+    }
+    this.#log(firstSeq, b.finish(firstSeq, ts));
+  }
+
+  #maybeCompact() {
+    const ps = this.#persist;
+    if (!ps || ps.compaction || ps.compactScheduled || ps.compactionError || this.#closed) return;
+    if (ps.logBytes < ps.snapshotBytes && ps.logRecords < ps.snapshotRecords) return;
+    ps.compactScheduled = true;
+    nextTask(() => {
+      ps.compactScheduled = false;
+      if (this.#closed || ps.compaction) return;
+      try {
+        const c = this.#beginSnapshot();
+        c.coveredBytes = ps.logBytes;
+        c.coveredRecords = ps.logRecords;
+        ps.compaction = c;
+        nextTask(() => this.#compactStep(c));
+      } catch (e) {
+        this.#compactionFailed(e);
+      }
+    });
+  }
+
+  #compactStep(c) {
+    const ps = this.#persist;
+    if (ps.compaction !== c || this.#closed) return;
+    try {
+      if (this.#pullSnapshot(c, SNAPSHOT_BYTES_PER_TASK)) this.#compactDone(c);
+      else nextTask(() => this.#compactStep(c));
+    } catch (e) {
+      this.#compactionFailed(e);
+    }
+  }
+
+  #compactDone(c) {
+    const ps = this.#persist;
+    ps.compaction = null;
+    ps.queue.snapshot(++ps.generation, c.seq, c.chunks, false);
+    ps.logBytes -= c.coveredBytes;
+    ps.logRecords -= c.coveredRecords;
+    this.#maybeCompact();
+  }
+
+  // #compactionFailed gives up automatic snapshots after an error (the log
+  // keeps growing; snapshot() still reports errors to its caller).
+  #compactionFailed(e) {
+    const ps = this.#persist;
+    ps.compaction = null;
+    const err = this.#fail(e);
+    if (!this.#closed) {
+      ps.compactionError = err;
+      reportError(err);
+    }
+  }
+
+  // #drainCompaction finishes a snapshot being pulled, synchronously (before
+  // a snapshot, restore or close needs the module's snapshot state).
+  #drainCompaction() {
+    const c = this.#persist?.compaction;
+    if (!c) return;
+    try {
+      this.#pullSnapshot(c, Infinity);
+      this.#compactDone(c);
+    } catch (e) {
+      this.#compactionFailed(e);
+    }
+  }
+
+  // #beginSnapshot starts the module's snapshot: { seq, chunks: [] }.
+  #beginSnapshot() {
+    const p = this.#status(this.#call("snapshot_begin"));
+    return { seq: this.#u64(p), chunks: [] };
+  }
+
+  // #pullSnapshot appends about budget bytes of the stream to c.chunks;
+  // true (and the module's snapshot ended) when the stream is complete.
+  #pullSnapshot(c, budget) {
+    for (;;) {
+      const r = this.#call("snapshot_next", CHUNK_BYTES);
+      const p = this.#status(r);
+      const n = Number(r & 0xffffffffn) - 1;
+      if (n === 0) {
+        this.#status(this.#call("snapshot_end"));
+        return true;
+      }
+      c.chunks.push(this.#u8.slice(p, p + n));
+      budget -= n;
+      if (budget <= 0) return false;
+    }
+  }
+
+  // #restoreStream feeds a snapshot stream (pieces in order) to the
+  // module's restore: { seq, actors }. On any error the store is as it was.
+  #restoreStream(pieces) {
+    this.#status(this.#call("restore_begin"));
+    try {
+      for (const piece of pieces) {
+        for (let off = 0; off < piece.length; off += CHUNK_BYTES) {
+          const part = piece.subarray(off, Math.min(off + CHUNK_BYTES, piece.length));
+          this.#ensureInput(part.length);
+          this.#u8.set(part, this.#in);
+          this.#status(this.#call("restore_write", part.length));
+        }
+      }
+      const p = this.#status(this.#call("restore_end"));
+      return { seq: this.#u64(p), actors: this.#u64(p + 8) };
+    } catch (e) {
+      if (e instanceof ActorStoreError && !this.#closed) {
+        try {
+          this.#call("restore_abort");
+        } catch (e2) {
+          throw this.#fail(e2);
+        }
+      }
+      throw e;
+    }
+  }
+
+  #needSnapshots(what) {
+    const missing = SNAPSHOT_EXPORTS.filter((name) => typeof this.#ex[name] !== "function");
+    if (missing.length) {
+      throw new ActorStoreError("INVALID_ARGUMENT", `invalid argument: this actorstore.wasm has no ${what}: no export ${missing.join(", ")}`);
+    }
+  }
+
+  /**
+   * The whole state — actors, sequence counter, dropped count and the
+   * retained replay buffer — as the portable snapshot stream (the same
+   * bytes as the Go host's Snapshot of the same state).
+   */
+  snapshot() {
+    this.#check();
+    this.#needSnapshots("snapshots");
+    try {
+      this.#drainCompaction();
+      const c = this.#beginSnapshot();
+      try {
+        this.#pullSnapshot(c, Infinity);
+      } catch (e) {
+        if (e instanceof ActorStoreError && !this.#closed) this.#call("snapshot_end");
+        throw e;
+      }
+      let n = 0;
+      for (const chunk of c.chunks) n += chunk.length;
+      const out = new Uint8Array(n);
+      n = 0;
+      for (const chunk of c.chunks) {
+        out.set(chunk, n);
+        n += chunk.length;
+      }
+      return out;
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+
+  /**
+   * Replaces the whole state with a snapshot stream's. Garbage or a
+   * truncated stream is INVALID_ARGUMENT and leaves the store as it was. A
+   * persisted store writes the stream as its new snapshot and clears its
+   * log (one transaction, queued like a write: flush() waits for it).
+   */
+  restore(bytes) {
+    this.#check();
+    this.#needSnapshots("restore");
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    if (!(bytes instanceof Uint8Array)) {
+      throw new ActorStoreError("INVALID_ARGUMENT", "invalid argument: restore takes the snapshot's bytes as a Uint8Array");
+    }
+    try {
+      this.#drainCompaction();
+      const { seq } = this.#restoreStream([bytes]);
+      const ps = this.#persist;
+      if (ps) {
+        const chunks = [];
+        for (let off = 0; off < bytes.length; off += CHUNK_BYTES) chunks.push(bytes.slice(off, off + CHUNK_BYTES));
+        ps.queue.snapshot(++ps.generation, seq, chunks, true);
+        ps.logBytes = 0;
+        ps.logRecords = 0;
+      }
+      this.#notify();
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+
+  /**
+   * Resolves once every mutation made before the call is committed to
+   * IndexedDB; rejects with STORAGE if a write failed. Resolves at once
+   * for an in-memory store.
+   */
+  flush() {
+    if (this.#storageError) return Promise.reject(this.#storageError);
+    const ps = this.#persist;
+    if (!ps) return Promise.resolve();
+    return ps.queue.flush().catch((e) => {
+      throw this.#storageError ?? fromPersist(e);
+    });
+  }
+
+  /** Mutations (and restores) not yet committed to IndexedDB; 0 in memory. */
+  get pendingWrites() {
+    return this.#persist ? this.#persist.queue.pending : 0;
+  }
+
+  // #storageFailed: an IndexedDB write failed, so memory is ahead of what
+  // is durable: the store closes itself (and releases its name).
+  #storageFailed(err) {
+    this.#storageError = fromPersist(err);
+    this.#shutdown();
+  }
+
+  /** Deletes the persisted store of name; LOCKED while it is open somewhere. */
+  static async deletePersisted(name) {
+    if (typeof name !== "string" || name === "") {
+      throw new ActorStoreError("INVALID_ARGUMENT", "invalid argument: deletePersisted takes a non-empty name");
+    }
+    const env = environment();
+    if (env instanceof PersistError) throw fromPersist(env);
+    let release;
+    try {
+      release = await acquireLock(env.locks, name);
+      await deleteDatabase(env.idb, name);
+    } catch (e) {
+      throw fromPersist(e);
+    } finally {
+      release?.();
+    }
+  }
+
   // ---- lifetime ----------------------------------------------------------
 
   /** True after close (or after the module failed). */
@@ -1053,9 +1472,18 @@ export class ActorStore {
     return this.#closed;
   }
 
-  /** Frees the module; every later call throws CLOSED. Idempotent. */
+  /**
+   * Frees the module; every later call throws CLOSED. A persisted store
+   * first finishes a snapshot being taken, then writes what is queued and
+   * releases its name: the promise resolves then (rejects with STORAGE if
+   * that write fails). Idempotent: later calls return the same promise.
+   */
   close() {
-    this.#shutdown();
+    if (!this.#closed) {
+      this.#drainCompaction();
+      this.#shutdown();
+    }
+    return this.#closing;
   }
 
   #shutdown() {
@@ -1068,6 +1496,19 @@ export class ActorStore {
     this.#ex = null;
     this.#memory = null;
     this.#buf = this.#u8 = this.#dv = null;
+    const ps = this.#persist;
+    if (!ps) {
+      this.#closing = Promise.resolve();
+      return;
+    }
+    ps.compaction = null;
+    const done = ps.queue.close().then(() => {}, (e) => {
+      throw this.#storageError ?? fromPersist(e);
+    }).finally(() => ps.release());
+    // After a failed write, the failure was reported (flush, CLOSED): close
+    // itself then just releases the name.
+    this.#closing = this.#storageError ? done.catch(() => {}) : done;
+    this.#closing.catch(() => {}); // a trap's close may fail unobserved
   }
 }
 

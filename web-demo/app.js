@@ -7,15 +7,27 @@
 //
 // Actors: type "board", id "main" — { name, columns: [{ id, label }] }
 //         type "card",  id "<client>-<n>" — { title, column, note?, updatedBy }
+//
+// The store is persisted in IndexedDB ("actorstore:demo-board"), so a reload
+// finds the board, its versions, sequence numbers and feed as they were.
+// "Reset board" deletes the saved board and starts again from the seed.
+// When another tab has the board open (LOCKED) or the browser has no
+// IndexedDB, this tab says so and works on an unsaved in-memory board.
 
 import { ActorStore } from "/actorstore/actorstore.js";
 
 // Small on purpose, so that the fill of the replay buffer is visible.
 const CONFIG = { replayBufferSize: 100, replayBufferBytes: 32 * 1024 };
 const FEED_MAX_ROWS = 500;
+const WASM_URL = "/actorstore/actorstore.wasm";
+const PERSIST_NAME = "demo-board";
 
 let store;
 let board; // the board actor's value, read once at start
+let persisted = false; // the store is saved in IndexedDB
+let unsavedReason = ""; // why not, when not
+let saveError = null; // a failed save (the store closed itself)
+let flushing = false; // a flush is being awaited for the indicator
 
 // ---- DOM helpers -------------------------------------------------------
 
@@ -527,6 +539,7 @@ function changed() {
 }
 
 function renderStats() {
+  renderSave();
   if (!store || store.closed) return;
   const s = store.stats();
   const set = (id, text) => { $(`[data-testid="${id}"]`).textContent = text; };
@@ -545,6 +558,46 @@ function renderStats() {
   for (const c of clients) c.renderStatus(s.currentSequence);
 }
 
+// renderSave shows whether the board is saved, and waits for the pending
+// writes (store.flush) to show "saved" once they are committed.
+function renderSave() {
+  const el = $('[data-testid="save-status"]');
+  if (!store) return;
+  const n = persisted && !saveError ? store.pendingWrites : 0;
+  el.dataset.pending = n;
+  if (!persisted) {
+    el.dataset.state = "memory";
+    el.textContent = "Not saved";
+    el.title = unsavedReason;
+  } else if (saveError) {
+    el.dataset.state = "failed";
+    el.textContent = "Saving failed";
+    el.title = saveError.message;
+  } else if (n > 0) {
+    el.dataset.state = "pending";
+    el.textContent = `Saving ${n} change${n === 1 ? "" : "s"}…`;
+    el.title = "";
+  } else {
+    el.dataset.state = "saved";
+    el.textContent = "Saved in this browser";
+    el.title = `IndexedDB database actorstore:${PERSIST_NAME}`;
+  }
+  if (n > 0 && !flushing) {
+    flushing = true;
+    const s = store;
+    s.flush().then(() => {
+      flushing = false;
+      renderSave();
+    }, (err) => {
+      flushing = false;
+      if (s !== store) return;
+      saveError = err;
+      notice(`Saving to IndexedDB failed (${err.code}); the store closed itself. Reload to continue from what was saved.`);
+      renderSave();
+    });
+  }
+}
+
 // notice shows a message about the page's machinery (not a client's) in
 // the header.
 function notice(text) {
@@ -558,14 +611,33 @@ function fatal(err) {
   console.error(err);
 }
 
-async function main() {
+// openStore opens the persisted board, or when this tab cannot have it
+// (another tab holds it, no IndexedDB) an in-memory one, saying so.
+async function openStore() {
   const t0 = performance.now();
-  store = await ActorStore.open({ wasm: "/actorstore/actorstore.wasm", ...CONFIG });
+  saveError = null;
+  try {
+    store = await ActorStore.open({ wasm: WASM_URL, ...CONFIG, persist: { name: PERSIST_NAME } });
+    persisted = true;
+  } catch (e) {
+    if (e.code !== "LOCKED" && e.code !== "UNAVAILABLE") throw e;
+    store = await ActorStore.open({ wasm: WASM_URL, ...CONFIG });
+    persisted = false;
+    unsavedReason = e.message;
+  }
   const ms = performance.now() - t0;
-  $('[data-testid="open-info"]').textContent =
-    `Store opened in ${ms.toFixed(0)} ms (fetch, compile and instantiate of actorstore.wasm)`;
+  const seq = store.stats().currentSequence;
+  $('[data-testid="open-info"]').textContent = `Store opened in ${ms.toFixed(0)} ms ` + (persisted
+    ? (seq ? `(restored from IndexedDB at #${seq})` : "(fetch, compile and instantiate of actorstore.wasm; a new saved board)")
+    : `— this board is NOT saved: ${unsavedReason}`);
+}
 
-  seed();
+let feed;
+
+// start opens the store and (re)builds the clients and the feed on it.
+async function start() {
+  await openStore();
+  if (!store.get("board", "main")) seed();
   board = store.get("board", "main").value;
   $('[data-testid="board-name"]').textContent = board.name;
 
@@ -579,8 +651,36 @@ async function main() {
     }
     c.refresh();
   }
-  new Feed($('[data-testid="feed"]')).subscribe();
+  feed.subscribe();
   renderStats();
+}
+
+// reset deletes the saved board and starts again from the seed; the
+// clients and the feed work on the new store.
+async function reset() {
+  const button = $('[data-testid="reset"]');
+  button.disabled = true;
+  document.body.dataset.ready = "false";
+  try {
+    feed.stop?.();
+    feed.stop = null;
+    for (const c of clients) c.stopLive = null; // close() ends their subscriptions
+    await store.close();
+    if (persisted) await ActorStore.deletePersisted(PERSIST_NAME);
+    await start();
+    announce("The board was reset.");
+  } finally {
+    button.disabled = false;
+    document.body.dataset.ready = "true";
+  }
+}
+
+async function main() {
+  feed = new Feed($('[data-testid="feed"]'));
+  await start();
+  const button = $('[data-testid="reset"]');
+  button.addEventListener("click", () => reset().catch(fatal));
+  button.disabled = false;
   document.body.dataset.ready = "true";
 }
 

@@ -60,8 +60,26 @@ export async function main(bytes: Uint8Array, module: WebAssembly.Module): Promi
       void exp; void act;
     }
   }
+  const persisted = await ActorStore.open({ wasm: module, persist: { name: "board", snapshotBytes: 1 << 20 } });
+  persisted.insert("card", "p1", { title: "kept", column: "todo" });
+  const pending: number = persisted.pendingWrites;
+  await persisted.flush();
+  const snap: Uint8Array = persisted.snapshot();
+  persisted.restore(snap);
+  persisted.restore(snap.buffer as ArrayBuffer);
+  try {
+    await persisted.flush();
+  } catch (e) {
+    if (e instanceof ActorStoreError && (e.code === "STORAGE" || e.code === "LOCKED" || e.code === "UNAVAILABLE" || e.code === "CORRUPT")) {
+      void e.message;
+    }
+  }
+  const done: Promise<void> = persisted.close();
+  await done;
+  await ActorStore.deletePersisted("board");
   const closed: boolean = store.closed;
-  store.close();
+  await store.close();
+  void pending;
   void v; void removed; void all; void next; void found; void n; void back; void closed;
 
   // Misuse the declarations must reject:
@@ -75,6 +93,12 @@ export async function main(bytes: Uint8Array, module: WebAssembly.Module): Promi
   store.get("card", 42);
   // @ts-expect-error: the constructor is private: use open
   new ActorStore();
+  // @ts-expect-error: persist needs a name
+  await ActorStore.open({ persist: {} });
+  // @ts-expect-error: pendingWrites is read-only
+  store.pendingWrites = 1;
+  // @ts-expect-error: restore takes bytes
+  store.restore("snapshot");
   // @ts-expect-error: not an error code
   const bad: ErrorCode = "NOPE";
   void bad;

@@ -10,7 +10,11 @@
 //   - uses the task board as a person would: add, move, a stale client's
 //     conflict and both resolutions, the feed and its filters, stats, live
 //     mode, delete; screenshots go to the test's temp dir (paths printed);
-//   - times ActorStore.open in the page ("chromium open: X ms").
+//   - times ActorStore.open in the page ("chromium open: X ms");
+//   - persistence (e2e/persist.html): write, flush, reload finds the same
+//     state, sequences and replay buffer; a second tab on the name gets
+//     LOCKED; the demo's board survives a reload and "Reset board" empties
+//     it; IndexedDB write throughput ("chromium indexeddb: ...").
 // Any console error, page error, failed request or HTTP error fails it. A
 // missing Chromium fails it too (never a skip).
 
@@ -357,6 +361,126 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
         assert.deepEqual([got[0].seq, got.at(-1).seq], [3, 102]);
       });
       assert.match(await text(feedStatus), /100 events, replayed from #3/);
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    });
+    await t.test("persistence: write, flush, reload; a second tab gets LOCKED", async () => {
+      const problems = [];
+      const page = await newPage(problems, "/e2e/persist.html");
+      const h = (f, ...args) => page.evaluate(([f, args]) => window.persistHarness[f](...args), [f, args]);
+      const st0 = await h("open", "e2e");
+      assert.equal(st0.currentSequence, 0);
+      const pending = await h("workload", 40);
+      assert.ok(pending > 50, `pendingWrites right after the writes: ${pending}`);
+      await h("flush");
+      assert.equal(await h("pendingWrites"), 0);
+      const before = await h("dump");
+      assert.equal(before.stats.currentSequence, 40 + 14 + 1 + 1 + 2);
+
+      // A second tab (page) of the same browser context: LOCKED.
+      const tab2 = await page.context().newPage();
+      watchPage(tab2, problems);
+      await tab2.goto(server.url + "/e2e/persist.html");
+      await tab2.waitForSelector("body[data-ready=true]");
+      const locked = await tab2.evaluate(() => window.persistHarness.tryOpen("e2e"));
+      assert.equal(locked.code, "LOCKED", locked.message);
+      assert.match(locked.message, /open in another tab or window/);
+      assert.equal((await tab2.evaluate(() => window.persistHarness.tryOpen("e2e-other"))).code, "ok");
+
+      // Reload: the page's lock goes with its document; everything is back.
+      await page.reload();
+      await page.waitForSelector("body[data-ready=true]");
+      await h("open", "e2e");
+      assert.deepEqual(await h("dump"), before);
+      assert.deepEqual(await h("subscribeFrom", 50), before.events.map((e) => JSON.parse(e).sequence).filter((q) => q >= 50));
+      const a = await h("insert", "user", "after-reload", 1);
+      assert.equal(a.version, 0);
+      assert.equal((await h("dump")).stats.currentSequence, before.stats.currentSequence + 1);
+      // Now the second tab still gets LOCKED; after close it opens.
+      assert.equal((await tab2.evaluate(() => window.persistHarness.tryOpen("e2e"))).code, "LOCKED");
+      await h("close");
+      assert.equal((await tab2.evaluate(() => window.persistHarness.tryOpen("e2e"))).code, "ok");
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    });
+
+    await t.test("the demo board survives a reload; Reset board empties it", async () => {
+      const problems = [];
+      const page = await newPage(problems, "/");
+      const A = page.getByTestId("client-A");
+      const B = page.getByTestId("client-B");
+      const text = async (loc) => (await loc.textContent()).trim();
+      const stat = async (id) => Number((await text(page.getByTestId(id))).match(/\d+/)[0]);
+      const saved = () => page.locator('[data-testid="save-status"][data-state="saved"]').waitFor();
+      const feedCount = () => page.getByTestId("feed-row").count();
+      await saved();
+      assert.equal(await stat("stat-sequence"), 4);
+
+      await page.getByTestId("add-title-A").fill("Survives a reload");
+      await page.getByTestId("add-A").click();
+      const card = A.locator('[data-testid="card-a-3"]');
+      await card.waitFor();
+      await card.getByTestId("move-right").click();
+      await A.locator('[data-testid="card-a-3"][data-version="1"]').waitFor();
+      await saved();
+      assert.equal(await stat("stat-sequence"), 6);
+
+      await page.reload();
+      await page.waitForSelector("body[data-ready=true]");
+      await saved();
+      assert.match(await text(page.getByTestId("open-info")), /restored from IndexedDB at #6/);
+      assert.equal(await stat("stat-sequence"), 6);
+      assert.equal(await stat("stat-actors"), 5);
+      await A.getByTestId("column-doing").locator('[data-testid="card-a-3"][data-version="1"]').waitFor();
+      assert.equal(await text(A.locator('[data-testid="card-a-3"]').getByTestId("card-title")), "Survives a reload");
+      await eventually(async () => assert.equal(await feedCount(), 6));
+
+      // A second tab gets the board unsaved (LOCKED), and says so.
+      const tab2 = await page.context().newPage();
+      watchPage(tab2, problems);
+      await tab2.goto(server.url + "/");
+      await tab2.waitForSelector("body[data-ready=true]");
+      assert.equal(await tab2.getByTestId("save-status").getAttribute("data-state"), "memory");
+      assert.match(await text(tab2.getByTestId("open-info")), /NOT saved: locked/);
+      await tab2.close();
+
+      // Reset: back to the seed; both clients work on the new store.
+      await page.getByTestId("reset").click();
+      await eventually(async () => assert.equal(await stat("stat-sequence"), 4));
+      await page.waitForSelector("body[data-ready=true]");
+      assert.equal(await A.locator('[data-testid="card-a-3"]').count(), 0);
+      await eventually(async () => assert.equal(await feedCount(), 4));
+      await page.getByTestId("add-title-B").fill("After the reset");
+      await page.getByTestId("add-B").click();
+      await B.locator('[data-testid="card-b-2"]').waitFor();
+      await page.getByTestId("refresh-A").click();
+      await A.locator('[data-testid="card-b-2"]').waitFor();
+      await A.locator('[data-testid="card-b-2"]').getByTestId("move-right").click();
+      await A.locator('[data-testid="card-b-2"][data-version="1"]').waitFor();
+      await saved();
+      assert.equal(await stat("stat-sequence"), 6);
+
+      await page.reload();
+      await page.waitForSelector("body[data-ready=true]");
+      assert.equal(await stat("stat-sequence"), 6);
+      await A.locator('[data-testid="card-b-2"][data-version="1"]').waitFor();
+      assert.equal(await A.locator('[data-testid="card-a-3"]').count(), 0);
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    });
+
+    await t.test("IndexedDB write throughput in Chromium", async () => {
+      const problems = [];
+      const page = await newPage(problems, "/e2e/persist.html");
+      const r = await page.evaluate(() => window.persistHarness.bench(20000, 500));
+      assert.equal(r.pending, r.n);
+      assert.equal(r.seq, r.n + r.m);
+      const f = (x) => Math.round(x).toLocaleString("en-US");
+      console.log(`chromium indexeddb: ${f(r.batchPerSec)} records/s for ${r.n} inserts then one flush ` +
+        `(the inserts alone: ${f(r.queuedPerSec)}/s; in memory: ${f(r.memoryPerSec)}/s)`);
+      console.log(`chromium indexeddb: ${f(r.flushEachPerSec)} records/s with await flush() after each of ${r.m} inserts`);
+      console.log(`chromium indexeddb: reopen of ${r.seq} records (snapshot + log) in ${r.reopenMs.toFixed(0)} ms`);
+      assert.ok(r.batchPerSec > 0 && r.flushEachPerSec > 0);
       assert.deepEqual(problems, []);
       await page.context().close();
     });
