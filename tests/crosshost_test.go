@@ -39,6 +39,8 @@ const (
 	crossScriptPath  = "crosshost/script.json"
 	crossGoStorePath = "crosshost/go_store.json"
 	crossJSStorePath = "crosshost/js_store.json"
+	crossGoSnapPath  = "crosshost/go.snap"
+	crossJSSnapPath  = "crosshost/js.snap"
 	crossGoGenerator = "go test ./tests -run CrossHost -update"
 )
 
@@ -406,18 +408,30 @@ func TestCrossHostStore(t *testing.T) {
 	var script crossScript
 	readStrict(t, crossScriptPath, &script)
 	var dumps []*crossDump
+	var snaps [][]byte
 	for _, e := range engines {
-		dumps = append(dumps, runCrossScript(t, e, &script, nil))
+		d, snap := runCrossScript(t, e, &script, nil)
+		dumps, snaps = append(dumps, d), append(snaps, snap)
 	}
 	if !reflect.DeepEqual(dumps[0], dumps[1]) {
 		t.Fatalf("the engines made different stores:\n%s\n%s", jsonText(dumps[0]), jsonText(dumps[1]))
+	}
+	if !bytes.Equal(snaps[0], snaps[1]) {
+		t.Fatalf("the engines wrote different snapshots of the same store")
 	}
 	if *update {
 		if err := os.WriteFile(crossGoStorePath, []byte(jsonText(dumps[0])+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote %s", crossGoStorePath)
+		if err := os.WriteFile(crossGoSnapPath, snaps[0], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s and %s", crossGoStorePath, crossGoSnapPath)
 	} else {
+		if committed, err := os.ReadFile(crossGoSnapPath); err != nil || !bytes.Equal(committed, snaps[0]) {
+			t.Errorf("the Go host now writes another snapshot than %s (%v; run %s if the change is meant)",
+				crossGoSnapPath, err, crossGoGenerator)
+		}
 		var committed crossDump
 		readStrict(t, crossGoStorePath, &committed)
 		if !reflect.DeepEqual(&committed, dumps[0]) {
@@ -432,14 +446,46 @@ func TestCrossHostStore(t *testing.T) {
 		t.Fatalf("%s has writes for %d operations, the script %d: regenerate it", crossJSStorePath, len(js.Writes), len(script.Ops))
 	}
 	checkCrossWrites(t, &script, js.Writes)
+	jsSnap, err := os.ReadFile(crossJSSnapPath)
+	if err != nil {
+		t.Fatalf("%v (written by cd js && node test/crosshost.test.mjs --update)", err)
+	}
 	for _, e := range engines {
-		got := runCrossScript(t, e, &script, js.Writes)
+		got, snap := runCrossScript(t, e, &script, js.Writes)
 		got.Generator = js.Generator
 		if !reflect.DeepEqual(got, &js) {
 			t.Errorf("%v: replaying the JS host's writes makes another store than the JS host's:\ngot  %s\nwant %s",
 				e, jsonText(got), jsonText(&js))
 		}
+		if !bytes.Equal(snap, jsSnap) {
+			t.Errorf("%v: the same store snapshots to other bytes than the JS host's %s", e, crossJSSnapPath)
+		}
+		// The JS host's snapshot restores in Go to the JS host's store.
+		s := openStore(t, e, host.Options{})
+		if err := s.Restore(context.Background(), bytes.NewReader(jsSnap)); err != nil {
+			t.Fatalf("%v: restore %s: %v", e, crossJSSnapPath, err)
+		}
+		var restored crossDump
+		restored.Actors, restored.Events, restored.Stats = crossState(context.Background(), t, s, crossTypes(&script))
+		if !reflect.DeepEqual(restored.Actors, js.Actors) || !reflect.DeepEqual(restored.Events, js.Events) ||
+			!reflect.DeepEqual(restored.Stats, js.Stats) {
+			t.Errorf("%v: %s restores to another store than %s", e, crossJSSnapPath, crossJSStorePath)
+		}
 	}
+}
+
+// crossTypes lists the actor types the script writes.
+func crossTypes(script *crossScript) map[string]bool {
+	types := map[string]bool{}
+	for _, op := range script.Ops {
+		if op.Op != "batch" {
+			types[op.Type] = true
+		}
+		for _, o := range op.Ops {
+			types[o.Type] = true
+		}
+	}
+	return types
 }
 
 // checkCrossWrites checks that the Go host reads each value the JS host
@@ -473,7 +519,8 @@ func checkCrossWrites(t *testing.T, script *crossScript, writes [][]*string) {
 
 // runCrossScript applies the script to a fresh store on engine e, writing
 // the Go values of the script, or when replay is given, those raw bytes.
-func runCrossScript(t *testing.T, e host.Engine, script *crossScript, replay [][]*string) *crossDump {
+// It returns the resulting store's dump and snapshot.
+func runCrossScript(t *testing.T, e host.Engine, script *crossScript, replay [][]*string) (*crossDump, []byte) {
 	ctx := context.Background()
 	var now int64
 	s := openStore(t, e, host.Options{Clock: func() time.Time { return time.UnixMilli(now) }})
@@ -533,7 +580,11 @@ func runCrossScript(t *testing.T, e host.Engine, script *crossScript, replay [][
 		d.Results = append(d.Results, r)
 	}
 	d.Actors, d.Events, d.Stats = crossState(ctx, t, s, types)
-	return d
+	var snap bytes.Buffer
+	if err := s.Snapshot(ctx, &snap); err != nil {
+		t.Fatal(err)
+	}
+	return d, snap.Bytes()
 }
 
 func crossBatchOp(t *testing.T, o crossOp, v any) host.BatchOp {

@@ -149,8 +149,9 @@ cases.forEach((c, i) => {
 
 // runScript applies the script to a fresh raw-mode store: the values of
 // the script encoded by encodeValue (what the store writes in normal
-// mode), or when replay is given, those bytes. It returns the dump.
-async function runScript(script, replay) {
+// mode), or when replay is given, those bytes. It returns the dump, and
+// puts the store's snapshot in out.snap.
+async function runScript(script, replay, out = {}) {
   let now = 0;
   const store = await ActorStore.open({ wasm, raw: true, clock: () => now });
   const dump = { generator: GENERATOR, writes: [], results: [] };
@@ -196,6 +197,7 @@ async function runScript(script, replay) {
     const st = store.stats();
     dump.stats = Object.fromEntries(["actors", "currentSequence", "dataBytes", "eventsDropped", "oldestSequence",
       "replayBufferBytes", "replayBufferSize", "totalEvents"].map((k) => [k, st[k]]));
+    out.snap = store.snapshot();
   } finally {
     store.close();
   }
@@ -215,23 +217,30 @@ function errorOf(e) {
 
 const script = read("script.json");
 const jsStoreURL = new URL("js_store.json", dir);
+const jsSnapURL = new URL("js.snap", dir);
 if (UPDATE) {
-  writeFileSync(jsStoreURL, `${JSON.stringify(await runScript(script), null, 2)}\n`);
-  console.log(`wrote ${jsStoreURL.pathname}`);
+  const out = {};
+  writeFileSync(jsStoreURL, `${JSON.stringify(await runScript(script, undefined, out), null, 2)}\n`);
+  writeFileSync(jsSnapURL, out.snap);
+  console.log(`wrote ${jsStoreURL.pathname} and ${jsSnapURL.pathname}`);
 }
 
-test("script.json makes js_store.json on the JS host", async () => {
+test("script.json makes js_store.json and js.snap on the JS host", async () => {
   const committed = read("js_store.json");
-  const dump = await runScript(script);
+  const out = {};
+  const dump = await runScript(script, undefined, out);
   assert.deepStrictEqual(dump, committed, `the JS host now makes another store than js_store.json (run ${GENERATOR} if meant)`);
   assert.ok(dump.events.length >= 15 && dump.actors.length >= 8, "the script makes too little to compare");
+  assert.equal(hex(out.snap), hex(readFileSync(jsSnapURL)), `the JS host now writes another snapshot than js.snap (run ${GENERATOR} if meant)`);
 });
 
-test("replaying the Go host's writes makes exactly go_store.json", async () => {
+test("replaying the Go host's writes makes exactly go_store.json, and snapshots to go.snap", async () => {
   const go = read("go_store.json");
   assert.equal(go.writes.length, script.ops.length, "go_store.json does not fit script.json: regenerate it");
-  const dump = await runScript(script, go.writes);
+  const out = {};
+  const dump = await runScript(script, go.writes, out);
   assert.deepStrictEqual({ ...dump, generator: go.generator }, go);
+  assert.equal(hex(out.snap), hex(readFileSync(new URL("go.snap", dir))), "the same store snapshots to other bytes than the Go host's go.snap");
 });
 
 test("the JS host reads every value the Go host wrote as the script's value", () => {
