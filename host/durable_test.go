@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -228,4 +229,85 @@ func TestDurableRestore(t *testing.T) {
 			t.Fatalf("recovery %+v", r)
 		}
 	})
+}
+
+// TestDurableTornTailEveryOffset cuts the log at every byte of its last
+// three records, as a crash in the middle of appending them would: Open
+// recovers the state after the last whole record, and writes go on.
+func TestDurableTornTailEveryOffset(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	o := Options{Engine: EngineNative, Dir: dir}
+	s := openDir(t, EngineNative, dir, o)
+	fillMixed(t, s, 40)
+	var views []view
+	var sizes []int64
+	logs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("logs %v", logs)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(logs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	views, sizes = append(views, viewOf(t, s)), append(sizes, size())
+	for i := 0; i < 3; i++ {
+		if _, err := s.Batch(ctx, InsertOp("order", "torn"+strconv.Itoa(i), i), UpdateOp("order", "torn"+strconv.Itoa(i), "x")); err != nil {
+			t.Fatal(err)
+		}
+		views, sizes = append(views, viewOf(t, s)), append(sizes, size())
+	}
+	closeStore(t, s)
+	full, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := sizes[0]; cut < sizes[3]; cut++ {
+		if err := os.WriteFile(logs[0], full[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		whole := 0
+		for whole < 3 && sizes[whole+1] <= cut {
+			whole++
+		}
+		s, err := Open(ctx, o)
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		if got := viewOf(t, s); !reflect.DeepEqual(got, views[whole]) {
+			t.Fatalf("cut at %d: not the state after %d whole records", cut, whole)
+		}
+		if r := s.Recovered(); (cut != sizes[whole]) != (r.TornBytes > 0) || r.TornBytes > 0 && r.TornOffset != sizes[whole] {
+			t.Fatalf("cut at %d: recovery %+v", cut, r)
+		}
+		if _, err := s.Insert(ctx, "user", "next", 1); err != nil {
+			t.Fatal(err)
+		}
+		closeStore(t, s)
+		// What was written after the cut is recovered too.
+		s = openDir(t, EngineNative, dir, o)
+		if _, ok, _ := s.Get(ctx, "user", "next"); !ok {
+			t.Fatalf("cut at %d: the write after recovery was lost", cut)
+		}
+		closeStore(t, s)
+		// Back to the full log for the next cut.
+		for _, p := range mustGlob(t, filepath.Join(dir, "wal-*.log")) {
+			os.Remove(p)
+		}
+		if err := os.WriteFile(logs[0], full, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustGlob(t testing.TB, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

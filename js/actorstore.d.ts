@@ -16,6 +16,7 @@ export type ErrorCode =
   | "INTERNAL"
   /** Persistence: another tab or window holds the name (Web Lock). */
   | "LOCKED"
+  | "RESTORED"
   /** Persistence: IndexedDB or the Web Locks API is missing. */
   | "UNAVAILABLE"
   /** Persistence: the persisted data cannot be read back (the message names the record or snapshot). */

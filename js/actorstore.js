@@ -349,6 +349,7 @@ export class ActorStore {
   #dead = null; // the trap that killed the instance
   #subs = new Set();
   #pumping = false;
+  #epoch = 0; // counts restores: subscriptions end at a new one
   #persist = null; // persistence state (#openPersisted), null in memory
   #storageError = null; // the failed IndexedDB write that closed the store
   #closing = null; // close()'s promise
@@ -1065,7 +1066,7 @@ export class ActorStore {
       throw new ActorStoreError("INVALID_ARGUMENT",
         `invalid argument: from must be "beginning", "now", { sequence } or { time }, got ${JSON.stringify(from)}`);
     }
-    return { cursor, actorType, keyPrefix, onEvent: null, onError: null, wake: null };
+    return { cursor, actorType, keyPrefix, epoch: this.#epoch, onEvent: null, onError: null, wake: null };
   }
 
   /**
@@ -1102,10 +1103,18 @@ export class ActorStore {
     }
   }
 
+  // A restore replaced the history a subscription was reading.
+  #restoredError(sub) {
+    if (sub.epoch === this.#epoch) return null;
+    return new ActorStoreError("RESTORED", "the store was restored from a snapshot: subscribe again");
+  }
+
   #deliver(sub) {
     while (!this.#closed && this.#subs.has(sub)) {
       let page;
       try {
+        const restored = this.#restoredError(sub);
+        if (restored) throw restored;
         page = this.#changes(sub.cursor, sub.actorType, sub.keyPrefix, DEFAULT_CHANGES_LIMIT);
       } catch (e) {
         this.#subs.delete(sub);
@@ -1170,6 +1179,8 @@ export class ActorStore {
           }
           let page;
           try {
+            const restored = store.#restoredError(sub);
+            if (restored) throw restored;
             page = store.#changes(sub.cursor, sub.actorType, sub.keyPrefix, DEFAULT_CHANGES_LIMIT);
           } catch (e) {
             end();
@@ -1415,6 +1426,7 @@ export class ActorStore {
         ps.logBytes = 0;
         ps.logRecords = 0;
       }
+      this.#epoch++;
       this.#notify();
     } catch (e) {
       throw this.#fail(e);

@@ -104,6 +104,25 @@ test("subscribers see events written after a restore", async (t) => {
   assert.deepEqual(got, [seq + 1]);
 });
 
+test("a restore ends subscriptions and watchers made before it with RESTORED", async (t) => {
+  const a = await filled(t);
+  const snap = a.snapshot();
+  const b = await open(t);
+  b.insert("user", "before", 1);
+  const errors = [];
+  const got = [];
+  b.subscribe({ from: "now" }, (e) => got.push(e), (err) => errors.push(err.code));
+  const w = b.watch({ from: "now" })[Symbol.asyncIterator]();
+  const pending = w.next().then(() => "no error", (e) => e.code);
+  await tick();
+  b.restore(snap);
+  b.insert("user", "after", 1);
+  await tick();
+  assert.deepEqual(errors, ["RESTORED"]);
+  assert.deepEqual(got, []);
+  assert.equal(await pending, "RESTORED");
+});
+
 test("snapshot and restore after close: CLOSED", async () => {
   const s = await ActorStore.open({ wasm });
   await s.close();
