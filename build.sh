@@ -93,8 +93,8 @@ step_test() {
   check_wasm_fresh
   log "unit, conformance, model and fuzz-corpus tests"
   go test -count=1 ./...
-  log "race: host and hammer tests"
-  go test -count=1 -race ./host ./tests
+  log "race: host, write-ahead log, hammer and crash tests"
+  go test -count=1 -race ./host ./internal/wal ./tests
 
   need_node
   log "JS host: TypeScript declarations (tsc --strict on a typed usage)"
