@@ -334,22 +334,7 @@ func (s *Store) checkpoint(ctx context.Context) error {
 		s.mu.Unlock()
 	}()
 	_, err = d.dir.WriteSnapshot(info.Sequence, func(w io.Writer) error {
-		for {
-			if err := s.lock(ctx); err != nil {
-				return err
-			}
-			chunk, cerr := s.eng.snapshotNext(snapshotChunk)
-			s.mu.Unlock()
-			if cerr != nil {
-				return mapError(cerr)
-			}
-			if len(chunk) == 0 {
-				return nil
-			}
-			if _, err := w.Write(chunk); err != nil {
-				return err
-			}
-		}
+		return s.pumpSnapshot(ctx, w, true)
 	})
 	if err != nil {
 		return fmt.Errorf("actorstore: checkpoint: %w", err)
@@ -379,18 +364,7 @@ func (d *durable) restored(s *Store) error {
 		return fail(mapError(cerr))
 	}
 	err := d.dir.ReplaceAll(info.Sequence, func(w io.Writer) error {
-		for {
-			chunk, cerr := s.eng.snapshotNext(snapshotChunk)
-			if cerr != nil {
-				return mapError(cerr)
-			}
-			if len(chunk) == 0 {
-				return nil
-			}
-			if _, err := w.Write(chunk); err != nil {
-				return err
-			}
-		}
+		return s.pumpSnapshot(context.Background(), w, false)
 	})
 	s.eng.snapshotEnd()
 	if err != nil {

@@ -44,20 +44,34 @@ func (s *Store) snapshotTo(ctx context.Context, w io.Writer) (core.SnapshotInfo,
 		}
 		s.mu.Unlock()
 	}()
+	if err := s.pumpSnapshot(ctx, w, true); err != nil {
+		return info, fmt.Errorf("actorstore: snapshot: %w", err)
+	}
+	return info, nil
+}
+
+// pumpSnapshot writes the rest of the engine's snapshot in progress to w.
+// With perChunk the store's lock is taken for each chunk, so writes go on
+// in between; otherwise the caller holds it.
+func (s *Store) pumpSnapshot(ctx context.Context, w io.Writer, perChunk bool) error {
 	for {
-		if err := s.lock(ctx); err != nil {
-			return info, err
+		if perChunk {
+			if err := s.lock(ctx); err != nil {
+				return err
+			}
 		}
 		chunk, cerr := s.eng.snapshotNext(snapshotChunk)
-		s.mu.Unlock()
+		if perChunk {
+			s.mu.Unlock()
+		}
 		if cerr != nil {
-			return info, mapError(cerr)
+			return mapError(cerr)
 		}
 		if len(chunk) == 0 {
-			return info, nil
+			return nil
 		}
 		if _, err := w.Write(chunk); err != nil {
-			return info, fmt.Errorf("actorstore: snapshot: %w", err)
+			return err
 		}
 	}
 }

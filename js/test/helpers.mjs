@@ -54,3 +54,16 @@ export function assertCode(error, code, fields = {}) {
 
 export const hex = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 export const fromHex = (h) => new Uint8Array(Buffer.from(h, "hex"));
+
+// dump is everything a reopen or a restore must give back: the actors of
+// the types, every retained event (timestamps to the millisecond: Date)
+// and the stats (but active subscriptions).
+export function dump(store, types) {
+  const st = store.stats();
+  delete st.activeSubscriptions;
+  return {
+    actors: types.flatMap((t) => store.getAll(t)),
+    events: store.changes(st.oldestSequence - 1, { limit: 100_000 }).events,
+    stats: st,
+  };
+}

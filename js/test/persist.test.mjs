@@ -7,7 +7,7 @@ import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { IDBFactory, IDBKeyRange } from "fake-indexeddb";
 import { ActorStore, RawCBOR, encodeValue } from "../actorstore.js";
-import { wasm, tick, throwsCode, rejectsCode, assertCode, hex } from "./helpers.mjs";
+import { wasm, tick, throwsCode, rejectsCode, assertCode, hex, dump as dumpTypes } from "./helpers.mjs";
 
 // ---- environment -----------------------------------------------------------
 
@@ -92,17 +92,8 @@ async function writeDB(name, f) {
   db.close();
 }
 
-// dump is everything a reopen must give back: actors of the types, every
-// retained event (timestamps to the millisecond: Date), stats.
-function dump(store, types = ["user", "card", "raw"]) {
-  const st = store.stats();
-  delete st.activeSubscriptions;
-  return {
-    actors: types.flatMap((t) => store.getAll(t)),
-    events: store.changes(st.oldestSequence - 1, { limit: 100_000 }).events,
-    stats: st,
-  };
-}
+// dump is helpers.mjs's, over the types these tests write.
+const dump = (store, types = ["user", "card", "raw"]) => dumpTypes(store, types);
 
 // workload makes every kind of mutation, failing ones and ones without an
 // event included, at clock times with sub-millisecond parts.

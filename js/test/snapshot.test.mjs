@@ -7,17 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { ActorStore } from "../actorstore.js";
-import { wasm, open, tick, throwsCode, hex } from "./helpers.mjs";
+import { wasm, open, tick, throwsCode, hex, dump } from "./helpers.mjs";
 
-function dump(store, types) {
-  const st = store.stats();
-  delete st.activeSubscriptions;
-  return {
-    actors: types.flatMap((t) => store.getAll(t)),
-    events: store.changes(st.oldestSequence - 1, { limit: 100_000 }).events,
-    stats: st,
-  };
-}
 
 async function filled(t, options = {}) {
   let now = 1_700_000_000_000.5;

@@ -93,6 +93,18 @@ function watchPage(page, problems) {
 
 // eventually retries fn (which throws while its condition does not hold)
 // until it passes or timeoutMs elapse, then rethrows its last error.
+// boardOf gives the demo page's two clients and readers of text and of
+// the numbers in the stats panel.
+function boardOf(page) {
+  const text = async (loc) => (await loc.textContent()).trim();
+  return {
+    A: page.getByTestId("client-A"),
+    B: page.getByTestId("client-B"),
+    text,
+    stat: async (id) => Number((await text(page.getByTestId(id))).match(/\d+/)[0]),
+  };
+}
+
 async function eventually(fn, timeoutMs = 5000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -178,10 +190,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
     await t.test("task board used as a person would", async () => {
       const problems = [];
       const page = await newPage(problems, "/");
-      const A = page.getByTestId("client-A");
-      const B = page.getByTestId("client-B");
-      const text = async (loc) => (await loc.textContent()).trim();
-      const stat = async (id) => Number((await text(page.getByTestId(id))).match(/\d+/)[0]);
+      const { A, B, text, stat } = boardOf(page);
       const cardIn = (client, id) => client.locator(`[data-testid="card-${id}"]`);
       // feedRows returns the feed's rows as { seq, op, type, id, versions }.
       const feedRows = () => page.getByTestId("feed-row").evaluateAll((rows) => rows.map((r) => ({
@@ -407,10 +416,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
     await t.test("the demo board survives a reload; Reset board empties it", async () => {
       const problems = [];
       const page = await newPage(problems, "/");
-      const A = page.getByTestId("client-A");
-      const B = page.getByTestId("client-B");
-      const text = async (loc) => (await loc.textContent()).trim();
-      const stat = async (id) => Number((await text(page.getByTestId(id))).match(/\d+/)[0]);
+      const { A, B, text, stat } = boardOf(page);
       const saved = () => page.locator('[data-testid="save-status"][data-state="saved"]').waitFor();
       const feedCount = () => page.getByTestId("feed-row").count();
       await saved();
