@@ -140,8 +140,12 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
       return page;
     };
+    // step runs one part, unless ACTORSTORE_E2E_ONLY names another (the
+    // benchmark runs only the throughput part this way).
+    const only = process.env.ACTORSTORE_E2E_ONLY;
+    const step = (name, fn) => t.test(name, { skip: only && !name.includes(only) && `ACTORSTORE_E2E_ONLY=${only}` }, fn);
 
-    await t.test("conformance vectors run in the page", async () => {
+    await step("conformance vectors run in the page", async () => {
       const problems = [];
       const page = await newPage(problems, "/e2e/vectors.html");
       const dir = path.join(ROOT, "tests", "vectors");
@@ -174,7 +178,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await page.context().close();
     });
 
-    await t.test("chromium open time", async () => {
+    await step("chromium open time", async () => {
       const problems = [];
       const page = await newPage(problems, "/e2e/vectors.html");
       const r = await page.evaluate(() => window.vectorHarness.measureOpen(7));
@@ -187,7 +191,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await page.context().close();
     });
 
-    await t.test("task board used as a person would", async () => {
+    await step("task board used as a person would", async () => {
       const problems = [];
       const page = await newPage(problems, "/");
       const { A, B, text, stat } = boardOf(page);
@@ -373,7 +377,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       assert.deepEqual(problems, []);
       await page.context().close();
     });
-    await t.test("persistence: write, flush, reload; a second tab gets LOCKED", async () => {
+    await step("persistence: write, flush, reload; a second tab gets LOCKED", async () => {
       const problems = [];
       const page = await newPage(problems, "/e2e/persist.html");
       const h = (f, ...args) => page.evaluate(([f, args]) => window.persistHarness[f](...args), [f, args]);
@@ -413,7 +417,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await page.context().close();
     });
 
-    await t.test("the demo board survives a reload; Reset board empties it", async () => {
+    await step("the demo board survives a reload; Reset board empties it", async () => {
       const problems = [];
       const page = await newPage(problems, "/");
       const { A, B, text, stat } = boardOf(page);
@@ -475,7 +479,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await page.context().close();
     });
 
-    await t.test("IndexedDB write throughput in Chromium", async () => {
+    await step("IndexedDB write throughput in Chromium", async () => {
       const problems = [];
       const page = await newPage(problems, "/e2e/persist.html");
       const r = await page.evaluate(() => window.persistHarness.bench(20000, 500));
