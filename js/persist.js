@@ -5,8 +5,11 @@
 // write queue and the mutation record encoding.
 //
 // Database "actorstore:<name>", version 1, three object stores:
-//   log       key: the record's first sequence (a number);
-//             value: the mutation record (Uint8Array, format v1 below).
+//   log       value: the mutation records of one transaction (Uint8Array:
+//             each record, format v1 below, prefixed by its length as a
+//             uvarint), at most about GROUP_BYTES; key: the first sequence
+//             of its last record (a number), so deleting keys <= a
+//             snapshot's sequence deletes only values it wholly covers.
 //   snapshot  key: [generation, chunk index]; value: a Uint8Array piece of
 //             the module's portable snapshot stream.
 //   meta      key "snapshot": { format: 1, generation, seq, chunks, bytes }
@@ -27,6 +30,9 @@ const META_FORMAT = 1;
 
 /** Bytes of snapshot stream per IndexedDB value. */
 export const CHUNK_BYTES = 1 << 20;
+
+/** About the most bytes of mutation records one log value holds. */
+const GROUP_BYTES = 4 << 20;
 
 /**
  * A persistence failure before the store exists: code is an ActorStoreError
@@ -151,18 +157,48 @@ export async function loadDatabase(db, name) {
       if (!(c instanceof Uint8Array)) throw new PersistError("CORRUPT", `corrupt: ${where}: a snapshot chunk is not bytes`);
     }
   }
+  // Split the values into records, each keyed by its first sequence; drop
+  // those the snapshot holds (a value may start before it).
+  const seq = meta ? meta.seq : 0;
+  const recKeys = [];
+  const recs = [];
   for (let i = 0; i < records.length; i++) {
-    if (!(records[i] instanceof Uint8Array) || typeof keys[i] !== "number") {
-      throw new PersistError("CORRUPT", `corrupt: ${where}: log record ${JSON.stringify(keys[i])} is not bytes`);
+    const v = records[i];
+    if (!(v instanceof Uint8Array) || typeof keys[i] !== "number") {
+      throw new PersistError("CORRUPT", `corrupt: ${where}: log value ${JSON.stringify(keys[i])} is not bytes`);
+    }
+    for (let p = 0; p < v.length;) {
+      const [n, q] = readUvarint(v, p);
+      const [first] = q < 0 || v[q] !== 1 ? [-1] : readUvarint(v, q + 1);
+      if (q < 0 || q + n > v.length || first < 1) {
+        throw new PersistError("CORRUPT", `corrupt: ${where}: log value ${keys[i]} is malformed at byte ${p}`);
+      }
+      if (first > seq) {
+        recKeys.push(first);
+        recs.push(v.subarray(q, q + n));
+      }
+      p = q + n;
     }
   }
   return {
-    snapshotSeq: meta ? meta.seq : 0,
+    snapshotSeq: seq,
     generation: meta ? meta.generation : 0,
     chunks,
-    keys,
-    records,
+    keys: recKeys,
+    records: recs,
   };
+}
+
+// readUvarint returns the uvarint at b[p] and the offset after it, or
+// [0, -1] when it is cut off or longer than a safe integer.
+function readUvarint(b, p) {
+  let v = 0;
+  for (let mul = 1; p < b.length && mul < 2 ** 53; mul *= 128) {
+    const c = b[p++];
+    v += (c & 127) * mul;
+    if (c < 128) return [v, p];
+  }
+  return [0, -1];
 }
 
 /** Deletes the database of name. */
@@ -283,17 +319,46 @@ export class WriteQueue {
       const log = tx.objectStore("log");
       const snap = tx.objectStore("snapshot");
       const meta = tx.objectStore("meta");
+      // Records go in groups, one value each: one put per transaction,
+      // not one per record.
+      let group = [];
+      let groupBytes = 0;
+      let lastKey = 0;
+      const putGroup = () => {
+        if (!group.length) return;
+        const v = new Uint8Array(groupBytes);
+        let p = 0;
+        for (const r of group) {
+          for (let n = r.length; ; n = Math.floor(n / 128)) {
+            if (n < 128) {
+              v[p++] = n;
+              break;
+            }
+            v[p++] = (n % 128) | 128;
+          }
+          v.set(r, p);
+          p += r.length;
+        }
+        log.put(v, lastKey);
+        group = [];
+        groupBytes = 0;
+      };
       for (const a of actions) {
         if (a.kind === "record") {
-          log.put(a.bytes, a.key);
+          group.push(a.bytes);
+          groupBytes += uvarintLen(a.bytes.length) + a.bytes.length;
+          lastKey = a.key;
+          if (groupBytes >= GROUP_BYTES) putGroup();
           continue;
         }
+        putGroup();
         for (let i = 0; i < a.chunks.length; i++) snap.put(a.chunks[i], [a.generation, i]);
         meta.put({ format: META_FORMAT, generation: a.generation, seq: a.seq, chunks: a.chunks.length, bytes: a.bytes }, META_KEY);
         snap.delete(IDBKeyRange.upperBound([a.generation], true)); // every older generation
         if (a.clearLog) log.clear();
         else if (a.seq > 0) log.delete(IDBKeyRange.upperBound(a.seq));
       }
+      putGroup();
     } catch (e) {
       try {
         tx?.abort();

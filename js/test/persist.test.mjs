@@ -70,10 +70,51 @@ async function readDB(name) {
       get(tx.objectStore("log").getAll()),
       get(tx.objectStore("snapshot").getAllKeys()),
     ]);
-    return { meta, log: keys.map((k, i) => [k, values[i]]), snapshotKeys };
+    // log: every record as [its first sequence, its bytes]; values: the
+    // IndexedDB values as [key, bytes], each holding a group of records.
+    return { meta, log: values.flatMap(splitValue), values: keys.map((k, i) => [k, values[i]]), snapshotKeys };
   } finally {
     db.close();
   }
+}
+
+// uvarint reads the uvarint at b[p]: [value, offset after it].
+function uvarint(b, p) {
+  let v = 0;
+  for (let mul = 1; ; mul *= 128) {
+    const c = b[p++];
+    v += (c & 127) * mul;
+    if (c < 128) return [v, p];
+  }
+}
+
+// splitValue splits a log value into its records, as [first sequence, bytes].
+function splitValue(v) {
+  const out = [];
+  for (let p = 0; p < v.length;) {
+    const [n, q] = uvarint(v, p);
+    const rec = v.subarray(q, q + n);
+    out.push([uvarint(rec, 1)[0], rec]);
+    p = q + n;
+  }
+  return out;
+}
+
+// joinRecords makes one log value of records.
+function joinRecords(recs) {
+  const parts = [];
+  for (const r of recs) {
+    const len = [];
+    for (let n = r.length; ; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        len.push(n);
+        break;
+      }
+      len.push((n % 128) | 128);
+    }
+    parts.push(...len, ...r);
+  }
+  return Uint8Array.from(parts);
 }
 
 // writeDB runs f(tx) in a readwrite transaction on the database of name.
@@ -209,7 +250,9 @@ test("one transaction per turn: writes of one task commit together", async (t) =
   assert.equal(store.pendingWrites, 1000);
   await store.flush();
   assert.equal(store.pendingWrites, 0);
-  assert.equal((await readDB("turn")).log.length, 1000);
+  const db = await readDB("turn");
+  assert.equal(db.log.length, 1000);
+  assert.deepEqual(db.values.map(([k]) => k), [1000], "one value holds the turn's records, keyed by the last");
   // A flush with nothing queued resolves at once.
   await store.flush();
 });
@@ -231,7 +274,7 @@ test("compaction: snapshot, meta switch, log trimmed, state kept", async (t) => 
   }
   assert.ok(db.meta, "a snapshot was written");
   assert.ok(db.meta.seq > 0 && db.meta.chunks >= 1, JSON.stringify(db.meta));
-  assert.ok(db.log.every(([k]) => k > db.meta.seq), "the log holds only records after the snapshot");
+  assert.ok(db.values.every(([k]) => k > db.meta.seq), "the log holds only values with records after the snapshot");
   assert.ok(db.log.length < 210, `${db.log.length} records left`);
   assert.ok(db.snapshotKeys.every(([g]) => g === db.meta.generation), "older snapshots are gone");
   const before = dump(store);
@@ -384,14 +427,24 @@ test("CORRUPT: a log record that does not replay, a gap, a missing chunk", async
   for (let i = 0; i < 5; i++) store.insert("user", `u${i}`, i);
   await store.close();
 
-  await writeDB("bad", (tx) => tx.objectStore("log").put(Uint8Array.of(1, 4, 0, 0), 4));
+  const recs = (await readDB("bad")).log.map(([, r]) => r.slice());
+  assert.equal(recs.length, 5);
+  const rewrite = (rs) => writeDB("bad", (tx) => {
+    tx.objectStore("log").clear();
+    tx.objectStore("log").put(joinRecords(rs), 5);
+  });
+  await rewrite([...recs.slice(0, 3), Uint8Array.of(1, 4, 0, 0), recs[4]]);
   let e = await rejectsCode(ActorStore.open({ wasm, persist: { name: "bad" } }), "CORRUPT");
   assert.match(e.message, /log record at sequence 4/);
   assert.equal(locks.held.size, 0, "a failed open releases the lock");
 
-  await writeDB("bad", (tx) => tx.objectStore("log").delete(4));
+  await rewrite([...recs.slice(0, 3), recs[4]]);
   e = await rejectsCode(ActorStore.open({ wasm, persist: { name: "bad" } }), "CORRUPT");
   assert.match(e.message, /log record at sequence 5/, "a gap");
+
+  await writeDB("bad", (tx) => tx.objectStore("log").put(Uint8Array.of(200, 1, 1), 9));
+  e = await rejectsCode(ActorStore.open({ wasm, persist: { name: "bad" } }), "CORRUPT");
+  assert.match(e.message, /log value 9 is malformed/, "a cut value");
 
   await ActorStore.deletePersisted("bad");
   store = await openP(t, "bad", { persist: { snapshotRecords: 3 } });
