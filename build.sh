@@ -111,9 +111,14 @@ step_test() {
 step_bench() {
   need_go
   local out; out=$(mktemp)
-  log "engine benchmarks (same operations on native and wasm, one run)"
-  go test -run '^$' -bench "${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -count="${BENCHCOUNT:-3}" -benchmem ./host | tee "$out"
-  log "ratios"
+  log "engine benchmarks (same operations on native and wasm, one run), durable inserts per sync policy"
+  ACTORSTORE_BENCH_1M= go test -run '^$' -bench "${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -count="${BENCHCOUNT:-3}" \
+    -benchmem -timeout 60m ./host | tee "$out"
+  if [ "${BENCH1M:-1}" != 0 ]; then
+    log "persistence at 1M actors: checkpoint stall, recovery time and peak memory (~2 min; BENCH1M=0 skips)"
+    ACTORSTORE_BENCH_1M=1 go test -run '^$' -bench '^BenchmarkPersist1M$' -benchtime=1x -count=1 -timeout 30m ./host | tee -a "$out"
+  fi
+  log "ratios and persistence"
   go run ./internal/benchratio <"$out"
   rm -f "$out"
   need_node

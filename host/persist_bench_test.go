@@ -3,10 +3,10 @@
 package host
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -131,17 +131,22 @@ func persist1MEnabled() bool {
 }
 
 // BenchmarkPersist1M builds a durable wasm store of 1M actors of ~100
-// bytes (batches of 1,000 inserts), then measures:
+// bytes (batches of 1,000 inserts, SyncAlways), then measures:
 //
-//   - checkpoint-stall: one goroutine updates random actors without pause;
-//     its write latencies (p99, max) for 2s without a checkpoint, then
-//     during a Checkpoint of the 1M actors, and the checkpoint's duration.
-//   - recover-snapshot: Open of the directory (newest snapshot holds
-//     everything, the log after it is empty) in a child process: Open
-//     time, recovery time and peak RSS, beside the peak RSS of a child
-//     that opens an empty directory (the test binary's own footprint).
-//   - recover-log200k: the same with the last 200,000 single-actor
-//     updates left in the log after the snapshot.
+//   - checkpoint-stall: one goroutine updates random actors without pause
+//     (SyncAlways); its write latencies (p99, max) for 2s without a
+//     checkpoint, then during a Checkpoint of the 1M actors; the
+//     checkpoint's duration; and when, from the checkpoint's start, the
+//     longest write began (max-at-ms).
+//   - snapshot-stall: the same during Snapshot to io.Discard: the engine
+//     and the store's lock only, no snapshot file, no log rotation.
+//   - recover-snapshot/{wasm,native}: Open of the directory (the newest
+//     snapshot holds everything, the log after it is empty) in a child
+//     process: Open time (wasm: compiling the module included), recovery
+//     time, and the child's peak RSS beside that of a child opening an
+//     empty directory (the test binary's own footprint).
+//   - recover-log200k/{wasm,native}: the same with the last 200,000
+//     single-actor updates left in the log after the snapshot.
 func BenchmarkPersist1M(b *testing.B) {
 	if !persist1MEnabled() {
 		b.Skip("set ACTORSTORE_BENCH_1M=1 or name it in -bench (e.g. -bench Persist1M -benchtime=1x)")
@@ -149,7 +154,7 @@ func BenchmarkPersist1M(b *testing.B) {
 	ctx := context.Background()
 	values := persistValues()
 	dir := filepath.Join(b.TempDir(), "store")
-	o := Options{Dir: dir, SnapshotLogBytes: -1} // SyncAlways: batches share few fsyncs anyway
+	o := Options{Dir: dir, SnapshotLogBytes: -1}
 	s, err := Open(ctx, o)
 	if err != nil {
 		b.Fatal(err)
@@ -171,13 +176,19 @@ func BenchmarkPersist1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	idleCheckpoint := time.Since(start)
-	b.Logf("1M actors inserted in %v, idle checkpoint %v", build, idleCheckpoint)
+	b.Logf("1M actors inserted in %v, checkpoint without writers %v", build, idleCheckpoint)
 
 	b.Run("checkpoint-stall", func(b *testing.B) {
 		for range b.N {
-			checkpointStall(b, s)
+			writeStall(b, s, s.Checkpoint)
 		}
 		b.ReportMetric(idleCheckpoint.Seconds()*1e3, "idle-ckpt-ms")
+		b.ReportMetric(build.Seconds(), "build-s")
+	})
+	b.Run("snapshot-stall", func(b *testing.B) {
+		for range b.N {
+			writeStall(b, s, func(ctx context.Context) error { return s.Snapshot(ctx, io.Discard) })
+		}
 	})
 	// A second checkpoint drops the insert log, as in a store that has
 	// taken snapshots for a while: recovery reads the newest snapshot and
@@ -206,19 +217,23 @@ func BenchmarkPersist1M(b *testing.B) {
 	b.Run("recover-log200k", func(b *testing.B) { recoverChild(b, dir) })
 }
 
-// checkpointStall measures one writer's latencies without, then during, a
-// Checkpoint of s.
-func checkpointStall(b *testing.B, s *Store) {
+// writeStall measures one writer's latencies for 2s, then while snap runs.
+func writeStall(b *testing.B, s *Store, snap func(context.Context) error) {
 	ctx := context.Background()
 	values := persistValues()
+	type sample struct {
+		at time.Time
+		d  time.Duration
+	}
 	var (
-		phase   atomic.Int32 // 0 baseline, 1 checkpoint running, 2 stop
-		lat     [2][]time.Duration
-		writerW sync.WaitGroup
+		phase    atomic.Int32 // 0 baseline, 1 snap running, 2 stop
+		lat      [2][]sample
+		snapFrom time.Time // set before phase 1
+		wg       sync.WaitGroup
 	)
-	writerW.Add(1)
+	wg.Add(1)
 	go func() {
-		defer writerW.Done()
+		defer wg.Done()
 		r := rand.New(rand.NewPCG(9, 10))
 		for i := 0; ; i++ {
 			ph := phase.Load()
@@ -231,21 +246,21 @@ func checkpointStall(b *testing.B, s *Store) {
 				return
 			}
 			d := time.Since(t0)
-			// A write that started in the baseline and ended during the
-			// checkpoint counts for the checkpoint.
-			if phase.Load() == 1 {
+			// A write that began in the baseline and ended during the
+			// snapshot counts for the snapshot.
+			if phase.Load() >= 1 {
 				ph = 1
 			}
-			lat[ph] = append(lat[ph], d)
+			lat[ph] = append(lat[ph], sample{t0, d})
 		}
 	}()
 	time.Sleep(2 * time.Second)
-	start := time.Now()
+	snapFrom = time.Now()
 	phase.Store(1)
-	err := s.Checkpoint(ctx)
-	ckpt := time.Since(start)
+	err := snap(ctx)
+	took := time.Since(snapFrom)
 	phase.Store(2)
-	writerW.Wait()
+	wg.Wait()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -254,39 +269,44 @@ func checkpointStall(b *testing.B, s *Store) {
 		if len(l) == 0 {
 			b.Fatalf("no write completed in phase %s", name)
 		}
-		slices.Sort(l)
-		b.ReportMetric(float64(l[len(l)*99/100])/1e6, name+"-p99-ms")
-		b.ReportMetric(float64(l[len(l)-1])/1e6, name+"-max-ms")
+		slices.SortFunc(l, func(x, y sample) int { return int(x.d - y.d) })
+		b.ReportMetric(float64(l[len(l)*99/100].d)/1e6, name+"-p99-ms")
+		b.ReportMetric(float64(l[len(l)-1].d)/1e6, name+"-max-ms")
+		if i == 1 {
+			b.ReportMetric(float64(l[len(l)-1].at.Sub(snapFrom))/1e6, "max-at-ms")
+		}
 	}
-	b.ReportMetric(ckpt.Seconds()*1e3, "ckpt-ms")
-	b.ReportMetric(float64(len(lat[1]))/ckpt.Seconds(), "ckpt-writes/s")
+	b.ReportMetric(took.Seconds()*1e3, "ckpt-ms")
+	b.ReportMetric(float64(len(lat[1]))/took.Seconds(), "ckpt-writes/s")
 	b.ReportMetric(float64(len(lat[0]))/2, "base-writes/s")
 }
 
-// recoverChild opens dir in a child process b.N times and reports the
-// mean Open and recovery times and the largest peak RSS, beside the peak
-// RSS of a child opening an empty directory.
+// recoverChild opens dir in a child process, per engine, b.N times, and
+// reports the mean Open and recovery times and the largest peak RSS,
+// beside the peak RSS of a child opening an empty directory.
 func recoverChild(b *testing.B, dir string) {
-	empty := filepath.Join(b.TempDir(), "empty")
-	base, _ := runPersistChild(b, empty)
-	var open, rec time.Duration
-	var rss int64
-	for range b.N {
-		r, res := runPersistChild(b, dir)
-		rss = max(rss, r)
-		open += res.open
-		rec += res.recovery
-		if res.actors != persist1MActors {
-			b.Fatalf("recovered %d actors, want %d", res.actors, persist1MActors)
-		}
-	}
-	n := float64(b.N)
-	b.ReportMetric(open.Seconds()*1e3/n, "open-ms")
-	b.ReportMetric(rec.Seconds()*1e3/n, "recovery-ms")
-	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
-	b.ReportMetric(float64(base)/(1<<20), "empty-rss-MiB")
-	if fi, err := dirSize(dir); err == nil {
-		b.ReportMetric(float64(fi)/(1<<20), "dir-MiB")
+	size, _ := dirSize(dir)
+	for _, e := range []Engine{EngineWASM, EngineNative} {
+		b.Run(e.String(), func(b *testing.B) {
+			base, _ := runPersistChild(b, e, filepath.Join(b.TempDir(), "empty"))
+			var open, rec time.Duration
+			var rss int64
+			for range b.N {
+				r, res := runPersistChild(b, e, dir)
+				rss = max(rss, r)
+				open += res.open
+				rec += res.recovery
+				if res.actors != persist1MActors {
+					b.Fatalf("recovered %d actors, want %d", res.actors, persist1MActors)
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(open.Seconds()*1e3/n, "open-ms")
+			b.ReportMetric(rec.Seconds()*1e3/n, "recovery-ms")
+			b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+			b.ReportMetric(float64(base)/(1<<20), "empty-rss-MiB")
+			b.ReportMetric(float64(size)/(1<<20), "dir-MiB")
+		})
 	}
 }
 
@@ -297,28 +317,37 @@ type childResult struct {
 
 // runPersistChild runs TestPersistRecoverChild on dir in a child process
 // and returns its peak RSS in bytes and what it reported.
-func runPersistChild(b *testing.B, dir string) (int64, childResult) {
+//
+// The peak RSS is the child's own VmHWM where /proc has it (Linux): the
+// rusage of a child (ProcessState.SysUsage, Maxrss) is no good here,
+// because Linux carries the parent's high-water RSS over into the child's
+// maxrss at exec (os/exec forks with CLONE_VM): a child of this
+// benchmark, which holds 1M actors itself, would report the parent's peak.
+func runPersistChild(b *testing.B, e Engine, dir string) (int64, childResult) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPersistRecoverChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), persistChildEnv+"="+dir)
+	cmd.Env = append(os.Environ(), persistChildEnv+"="+dir, persistChildEnv+"_ENGINE="+e.String())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("child: %v\n%s", err, out)
 	}
 	var res childResult
+	var hwm int64
 	found := false
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
+	for _, l := range strings.Split(string(out), "\n") {
 		var o, r int64
-		if _, err := fmt.Sscanf(strings.TrimSpace(sc.Text()), "persist-child open_ns=%d recovery_ns=%d actors=%d", &o, &r, &res.actors); err == nil {
+		if _, err := fmt.Sscanf(strings.TrimSpace(l), "persist-child open_ns=%d recovery_ns=%d actors=%d hwm_kib=%d", &o, &r, &res.actors, &hwm); err == nil {
 			res.open, res.recovery, found = time.Duration(o), time.Duration(r), true
 		}
 	}
 	if !found {
 		b.Fatalf("child reported nothing:\n%s", out)
 	}
+	if hwm > 0 {
+		return hwm << 10, res
+	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
-		b.Skip("no rusage on this OS")
+		return 0, res
 	}
 	rss := int64(ru.Maxrss)
 	if runtime.GOOS != "darwin" { // KiB on Linux and the BSDs, bytes on macOS
@@ -329,15 +358,19 @@ func runPersistChild(b *testing.B, dir string) (int64, childResult) {
 
 // TestPersistRecoverChild is BenchmarkPersist1M's child process: it opens
 // the durable store in $ACTORSTORE_PERSIST_CHILD and reports how long
-// that took. Without the variable it does nothing.
+// that took and its peak RSS. Without the variable it does nothing.
 func TestPersistRecoverChild(t *testing.T) {
 	dir := os.Getenv(persistChildEnv)
 	if dir == "" {
 		t.Skip("child process of BenchmarkPersist1M")
 	}
+	o := Options{Dir: dir}
+	if os.Getenv(persistChildEnv+"_ENGINE") == "native" {
+		o.Engine = EngineNative
+	}
 	ctx := context.Background()
 	start := time.Now()
-	s, err := Open(ctx, Options{Dir: dir})
+	s, err := Open(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,10 +379,27 @@ func TestPersistRecoverChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("persist-child open_ns=%d recovery_ns=%d actors=%d\n", open.Nanoseconds(), s.Recovered().Duration.Nanoseconds(), st.Actors)
+	fmt.Printf("persist-child open_ns=%d recovery_ns=%d actors=%d hwm_kib=%d\n",
+		open.Nanoseconds(), s.Recovered().Duration.Nanoseconds(), st.Actors, vmHWM())
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// vmHWM returns this process's peak RSS in KiB from /proc/self/status,
+// 0 where there is none.
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func dirSize(dir string) (int64, error) {
