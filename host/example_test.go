@@ -1,9 +1,11 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/actorstore/actorstore/host"
@@ -134,4 +136,56 @@ func ExampleFromTime() {
 	fmt.Println(ev.ActorID, ev.Timestamp.UTC().Format(time.Kitchen))
 	// Output:
 	// 2 1:00PM
+}
+
+// A durable store: everything acknowledged survives a restart (or a
+// crash), with its sequence numbers and change feed.
+func ExampleOptions_dir() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "actorstore-example")
+	defer os.RemoveAll(dir)
+
+	s, _ := host.Open(ctx, host.Options{Dir: dir})
+	s.Insert(ctx, "user", "u1", "Ann")
+	s.Update(ctx, "user", "u1", "Ann B.")
+	s.Close(ctx)
+
+	s, err := host.Open(ctx, host.Options{Dir: dir}) // recovers
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close(ctx)
+	a, _, _ := s.Get(ctx, "user", "u1")
+	st, _ := s.Stats(ctx)
+	fmt.Println("version", a.Version, "sequence", st.CurrentSequence, "records replayed", s.Recovered().Records)
+
+	_, err = host.Open(ctx, host.Options{Dir: dir})
+	fmt.Println("second open:", errors.Is(err, host.ErrLocked))
+	// Output:
+	// version 1 sequence 2 records replayed 2
+	// second open: true
+}
+
+// Snapshot and Restore move a whole store, with its history, between
+// stores, engines and hosts (the JS package reads the same bytes).
+func ExampleStore_Snapshot() {
+	ctx := context.Background()
+	src, _ := host.Open(ctx, host.Options{})
+	defer src.Close(ctx)
+	src.Insert(ctx, "user", "u1", "Ann")
+	var buf bytes.Buffer
+	if err := src.Snapshot(ctx, &buf); err != nil {
+		panic(err)
+	}
+
+	dst, _ := host.Open(ctx, host.Options{Engine: host.EngineNative})
+	defer dst.Close(ctx)
+	if err := dst.Restore(ctx, &buf); err != nil {
+		panic(err)
+	}
+	a, _, _ := dst.Get(ctx, "user", "u1")
+	st, _ := dst.Stats(ctx)
+	fmt.Println(a.ID, "sequence", st.CurrentSequence)
+	// Output:
+	// u1 sequence 1
 }
