@@ -107,11 +107,15 @@ func main() {
 	}
 	sort.Strings(ops)
 	missed := 0
-	fmt.Printf("%-16s %12s %12s %8s %8s  %s\n", "operation", "native ns", "wasm ns", "ratio", "target", "")
+	header := false
 	for _, op := range ops {
 		n, w := runs[op]["native"], runs[op]["wasm"]
 		if n == nil || w == nil {
 			continue
+		}
+		if !header {
+			header = true
+			fmt.Printf("%-16s %12s %12s %8s %8s  %s\n", "operation", "native ns", "wasm ns", "ratio", "target", "")
 		}
 		ratio := w["ns/op"] / n["ns/op"]
 		verdict := ""
