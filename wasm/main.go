@@ -36,6 +36,11 @@ func main() {}
 //go:linkname setMemoryLimit runtime/debug.setMemoryLimit
 func setMemoryLimit(limit int64) int64
 
+// setGCPercent is runtime/debug.SetGCPercent, linked for the same reason.
+//
+//go:linkname setGCPercent runtime/debug.setGCPercent
+func setGCPercent(percent int32) int32
+
 // The Go runtime grows linear memory (runtime.sbrk) by exactly what each
 // allocation of its heap, GC metadata or spans needs: ten thousand small
 // inserts grow it about 40 times. Every memory.grow costs a host dearly — a

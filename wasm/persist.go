@@ -10,6 +10,22 @@ var (
 	restorer *core.Restorer // the restore being written, if any
 )
 
+// A restore allocates what it keeps: collecting while the heap grows from
+// nothing to its size would mark it again and again for no garbage (in
+// the guest that made restoring 300k actors take 2 s instead of 0.6 s).
+// The collector is paused from restore_begin to the restore's end; the
+// memory limit still bounds the heap.
+func setRestoring(r *core.Restorer) {
+	if (restorer == nil) != (r == nil) {
+		if r != nil {
+			setGCPercent(-1)
+		} else {
+			setGCPercent(100)
+		}
+	}
+	restorer = r
+}
+
 func noneInProgress(what string) uint64 {
 	return fail(&core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no " + what + " in progress"})
 }
@@ -84,7 +100,7 @@ func restoreBegin() (res uint64) {
 	if err != nil {
 		return fail(err)
 	}
-	restorer = r
+	setRestoring(r)
 	return done(ok())
 }
 
@@ -101,7 +117,7 @@ func restoreWrite(size uint32) (res uint64) {
 		return fail(err)
 	}
 	if err := restorer.Write(in[:size]); err != nil {
-		restorer = nil
+		setRestoring(nil)
 		return fail(err)
 	}
 	return done(ok())
@@ -117,7 +133,7 @@ func restoreEnd() (res uint64) {
 		return noneInProgress("restore")
 	}
 	s, err := restorer.Finish()
-	restorer = nil
+	setRestoring(nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -131,6 +147,6 @@ func restoreEnd() (res uint64) {
 //go:wasmexport restore_abort
 func restoreAbort() (res uint64) {
 	defer guard(&res)
-	restorer = nil
+	setRestoring(nil)
 	return done(ok())
 }
