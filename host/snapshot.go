@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/actorstore/actorstore/core"
 )
 
 // snapshotChunk is about the bytes read from the engine per turn of the
 // store's lock while a snapshot is streamed: writes go on in between.
-const snapshotChunk = 256 << 10
+const snapshotChunk = 64 << 10
 
 // Snapshot writes the store's whole state to w as a portable snapshot
 // stream: actors, the sequence counter and the retained replay buffer.
@@ -63,6 +64,9 @@ func (s *Store) pumpSnapshot(ctx context.Context, w io.Writer, perChunk bool) er
 		chunk, cerr := s.eng.snapshotNext(snapshotChunk)
 		if perChunk {
 			s.mu.Unlock()
+			// Writers waiting for the lock go first: a mutex does not
+			// queue, and this loop would take it straight back.
+			runtime.Gosched()
 		}
 		if cerr != nil {
 			return mapError(cerr)

@@ -215,7 +215,7 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(&syncEvery{f: f}, 1<<20)
 	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
@@ -234,6 +234,28 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// syncEvery fsyncs its file every syncStep bytes written. A snapshot of a
+// big store is hundreds of megabytes: fsynced only at its end, the kernel
+// would write it all back at once and the log's fsyncs would queue behind
+// it, stalling every durable write for as long.
+type syncEvery struct {
+	f       *os.File
+	pending int
+}
+
+// syncStep is how many bytes syncEvery writes between fsyncs.
+const syncStep = 8 << 20
+
+func (s *syncEvery) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.pending += n
+	if err == nil && s.pending >= syncStep {
+		s.pending = 0
+		err = s.f.Sync()
+	}
+	return n, err
 }
 
 // Path returns the directory's path as given to OpenDir.
