@@ -2,11 +2,15 @@
 # Actor Store's one entry point. Steps:
 #   ./build.sh demo    the web demo (a live task board) on http://localhost:8080
 #   ./build.sh test    everything CI runs: Go (vet, gofmt, module freshness,
-#                      unit, conformance, model, race, fuzz corpora), the JS
-#                      host in Node (conformance, API, types) and in Chromium
-#   ./build.sh bench   Go engine benchmarks with WASM/native ratios (medians of
-#                      BENCHCOUNT=3 runs; BENCH=regexp, BENCHTIME=1s), then the
-#                      Node benchmark against Map+structuredClone and sql.js
+#                      unit, conformance, model, race, fuzz corpora, crash and
+#                      damage tests), the JS host in Node (conformance, API,
+#                      types, IndexedDB) and in Chromium
+#   ./build.sh bench   Go engine benchmarks with WASM/native ratios and durable
+#                      inserts per sync policy (medians of BENCHCOUNT=3 runs;
+#                      BENCH=regexp, BENCHTIME=1s), persistence at 1M actors
+#                      (BENCH1M=0 skips), the Node benchmark against
+#                      Map+structuredClone and sql.js, and IndexedDB write
+#                      throughput in Chromium
 #   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/
 #   ./build.sh go-demo a small Go program embedding the store
 # They install what they need: Go modules, npm packages (js/), and Debian's
@@ -124,6 +128,9 @@ step_bench() {
   need_node
   log "Node benchmark: Actor Store against Map+structuredClone and sql.js"
   node js/bench/bench.mjs
+  need_chromium
+  log "IndexedDB write throughput in Chromium (beside in-memory inserts, same page)"
+  ACTORSTORE_E2E_ONLY=throughput node --test web-demo/e2e/ 2>&1 | grep -E '^# chromium indexeddb|^# (pass|fail) '
 }
 
 step_demo() {
