@@ -106,9 +106,9 @@ func (s *Store) Batch(ctx context.Context, ops ...BatchOp) ([]BatchResult, error
 		s.committed()
 		s.mu.Unlock()
 	} else {
-		ticket := s.dur.appendLocked(first, ts, cops)
+		l, ticket := s.dur.appendLocked(first, ts, cops)
 		s.mu.Unlock()
-		if err := s.logged(ticket, last); err != nil {
+		if err := s.logged(l, ticket, last); err != nil {
 			return nil, err
 		}
 	}

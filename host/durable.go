@@ -86,6 +86,7 @@ type Recovery struct {
 type durable struct {
 	dir      *wal.Dir
 	log      *wal.Log
+	segFirst uint64 // the first sequence of log's current segment; Store.mu
 	wopts    wal.Options
 	rec      []byte // record scratch, used under Store.mu
 	visible  uint64 // newest sequence known durable; Store.mu
@@ -128,7 +129,7 @@ func openDurable(s *Store, o Options) (*durable, error) {
 		return nil, err
 	}
 	d.recovery.Duration = time.Since(start)
-	d.visible = cur
+	d.visible, d.segFirst = cur, cur+1
 	return d, nil
 }
 
@@ -238,36 +239,38 @@ func restoreFile(eng engine, f wal.File) error {
 	return nil
 }
 
-// appendLocked logs a mutation the engine just applied, returning the
-// ticket to wait on outside the lock. Called with Store.mu held, in
-// sequence order.
-func (d *durable) appendLocked(first uint64, ts int64, ops []core.Op) uint64 {
+// appendLocked logs a mutation the engine just applied, returning the log
+// and the ticket to wait on outside the lock. Called with Store.mu held,
+// in sequence order.
+func (d *durable) appendLocked(first uint64, ts int64, ops []core.Op) (*wal.Log, uint64) {
 	d.rec = core.AppendRecord(d.rec[:0], first, ts, ops)
 	t := d.log.Append(d.rec)
 	if cap(d.rec) > 1<<20 {
 		d.rec = nil // do not pin a big batch
 	}
-	return t
+	return d.log, t
 }
 
-// logged waits, outside the lock, until the record of ticket is durable
-// under the sync policy, then makes its events visible to the change
-// feed. A log failure closes the store: memory is ahead of the disk.
-func (s *Store) logged(ticket, last uint64) error {
+// logged waits, outside the lock, until the record of ticket in l is
+// durable under the sync policy, then makes its events visible to the
+// change feed. A log failure closes the store: memory is ahead of the disk.
+func (s *Store) logged(l *wal.Log, ticket, last uint64) error {
 	d := s.dur
-	err := d.log.Wait(ticket)
+	err := l.Wait(ticket)
 	s.mu.Lock()
 	if err != nil {
 		s.failLocked(err)
 		s.mu.Unlock()
 		return s.dur.failed
 	}
-	if last > d.visible {
+	// A Restore in between started another log and history: this record
+	// belongs to the one it replaced.
+	if last > d.visible && l == d.log {
 		d.visible = last
 		s.committed()
 	}
 	s.mu.Unlock()
-	if d.snapAt > 0 && d.log.Size() >= d.snapAt && d.running.CompareAndSwap(false, true) {
+	if d.snapAt > 0 && l.Size() >= d.snapAt && d.running.CompareAndSwap(false, true) {
 		d.bg.Add(1)
 		go func() {
 			defer d.bg.Done()
@@ -318,9 +321,12 @@ func (s *Store) checkpoint(ctx context.Context) error {
 	var err error
 	if cerr != nil {
 		err = mapError(cerr)
-	} else if err = d.log.Rotate(info.Sequence + 1); err != nil {
-		s.failLocked(err)
-		err = d.failed
+	} else if info.Sequence+1 != d.segFirst { // else nothing was logged since the segment began
+		if err = d.log.Rotate(info.Sequence + 1); err != nil {
+			s.failLocked(err)
+			err = d.failed
+		}
+		d.segFirst = info.Sequence + 1
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -374,7 +380,7 @@ func (d *durable) restored(s *Store) error {
 	if err != nil {
 		return fail(err)
 	}
-	d.log, d.visible = l, info.Sequence
+	d.log, d.visible, d.segFirst = l, info.Sequence, info.Sequence+1
 	return nil
 }
 

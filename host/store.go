@@ -227,9 +227,9 @@ func (s *Store) write(ctx context.Context, kind core.Kind, typ, id string, value
 		s.committed()
 		s.mu.Unlock()
 	} else {
-		ticket := s.dur.appendLocked(r.Sequence, ts, []core.Op{op})
+		l, ticket := s.dur.appendLocked(r.Sequence, ts, []core.Op{op})
 		s.mu.Unlock()
-		if err := s.logged(ticket, r.Sequence); err != nil {
+		if err := s.logged(l, ticket, r.Sequence); err != nil {
 			return Actor{}, false, err
 		}
 	}
