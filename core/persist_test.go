@@ -213,7 +213,7 @@ func TestRestoreChecksLimits(t *testing.T) {
 	_, err := restoreBytes(Options{MaxDataBytes: 5000}, snap, 1<<20)
 	wantCode(t, err, StoreFull, -1)
 	_, err = restoreBytes(Options{MaxValueBytes: 500}, snap, 1<<20)
-	wantCode(t, err, InvalidArgument, -1)
+	wantCode(t, err, ValueTooLarge, -1)
 	r, err := restoreBytes(Options{ReplayBufferSize: 3}, snap, 1<<20)
 	ok(t, err)
 	if st := r.Stats(); st.ReplayEvents != 3 || st.EventsDropped != 7 || st.CurrentSequence != 10 {

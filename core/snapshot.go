@@ -348,6 +348,11 @@ func (r *Restorer) actor(rd *reader, at int64) *Error {
 		return r.fail(at, err.Msg)
 	}
 	if err := s.checkValue(a.Value); err != nil {
+		if err.Code == ValueTooLarge { // valid, but not for these options
+			r.err = errorf(ValueTooLarge, "value too large: the snapshot's actor %s/%s has %d bytes, MaxValueBytes is %d",
+				a.Type, a.ID, len(a.Value), s.opts.MaxValueBytes)
+			return r.err
+		}
 		return r.fail(at, "actor "+a.Type+"/"+a.ID+": "+err.Msg)
 	}
 	e := entryOf(a)

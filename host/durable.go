@@ -148,6 +148,9 @@ func (d *durable) load(eng engine) (uint64, error) {
 			d.recovery.Snapshot, d.recovery.SnapshotSequence, base = f.Path, f.Seq, f.Seq
 			break
 		}
+		if errors.Is(err, ErrStoreFull) || errors.Is(err, ErrValueTooLarge) {
+			return 0, err // not damage: the options are too small for the data
+		}
 		if firstErr == nil {
 			firstErr = err
 		}
@@ -171,6 +174,10 @@ func (d *durable) load(eng engine) (uint64, error) {
 		}
 		_, last, cerr := eng.replay(p)
 		if cerr != nil {
+			if cerr.Code == core.StoreFull || cerr.Code == core.ValueTooLarge {
+				return fmt.Errorf("actorstore: %s (log %s at offset %d): open with the limits the store was written with: %w",
+					cerr.Msg, file, off, mapError(cerr))
+			}
 			return &CorruptError{File: file, Offset: off, Reason: "log record does not apply: " + cerr.Msg}
 		}
 		cur = last
@@ -216,6 +223,10 @@ func restoreFile(eng engine, f wal.File) error {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
 			if cerr := eng.restoreWrite(buf[:n]); cerr != nil {
+				if cerr.Code == core.StoreFull || cerr.Code == core.ValueTooLarge {
+					return fmt.Errorf("actorstore: snapshot %s does not fit: open with the limits the store was written with: %w",
+						f.Path, mapError(cerr))
+				}
 				return &CorruptError{File: f.Path, Offset: -1, Reason: cerr.Msg}
 			}
 			read += int64(n)

@@ -373,3 +373,34 @@ func TestDurableConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestDurableReopenWithSmallerLimits: data that does not fit the options
+// of a later Open is a limit error, not corruption, from a snapshot and
+// from the log alike.
+func TestDurableReopenWithSmallerLimits(t *testing.T) {
+	for _, checkpoint := range []bool{false, true} {
+		dir := t.TempDir()
+		s := openDir(t, EngineWASM, dir, Options{})
+		for i := 0; i < 20; i++ {
+			if _, err := s.Insert(context.Background(), "t", strconv.Itoa(i), bytes.Repeat([]byte{'v'}, 500)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if checkpoint {
+			if err := s.Checkpoint(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closeStore(t, s)
+		_, err := Open(context.Background(), Options{Dir: dir, MaxDataBytes: 2000})
+		if !errors.Is(err, ErrStoreFull) || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("checkpoint %v, MaxDataBytes too small: %v", checkpoint, err)
+		}
+		_, err = Open(context.Background(), Options{Dir: dir, MaxValueBytes: 100})
+		if !errors.Is(err, ErrValueTooLarge) || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("checkpoint %v, MaxValueBytes too small: %v", checkpoint, err)
+		}
+		s = openDir(t, EngineWASM, dir, Options{}) // and the directory is fine
+		closeStore(t, s)
+	}
+}
