@@ -79,6 +79,9 @@ type Recovery struct {
 	TornBytes  int64
 	// Duration is how long recovery took.
 	Duration time.Duration
+	// Heals counts the wasm guests that trapped and were replaced by a new
+	// one rebuilt from the directory since Open.
+	Heals int
 }
 
 // durable is the persistence of a store opened with Options.Dir: the
@@ -96,6 +99,7 @@ type durable struct {
 	running  atomic.Bool
 	bg       sync.WaitGroup
 	bgErr    atomic.Pointer[error] // the latest background snapshot failure
+	heals    int                   // trapped guests replaced; Store.mu
 }
 
 func walOptions(o Options) wal.Options {
@@ -395,13 +399,53 @@ func (d *durable) restored(s *Store) error {
 	return nil
 }
 
-// Recovered describes how Open rebuilt a durable store from its directory;
-// the zero Recovery for an in-memory store.
+// healLocked replaces a trapped wasm guest of a durable store with a new
+// instance rebuilt from the directory, as Open would: every acknowledged
+// write is in the log. The call that trapped returned ErrInternal; the
+// next one finds the store whole again. Called with Store.mu held.
+func (s *Store) healLocked(ctx context.Context) error {
+	w, ok := s.eng.(*wasmEngine)
+	if !ok || w.dead == nil {
+		return nil
+	}
+	d := s.dur
+	if err := d.log.Sync(); err != nil { // the log's files hold every record
+		s.failLocked(err)
+		return d.failed
+	}
+	start := time.Now()
+	eng, err := newWASM(ctx, s.opts.CacheDir, s.co)
+	if err != nil {
+		return fmt.Errorf("actorstore: replacing the trapped wasm guest: %w", err)
+	}
+	d.recovery = Recovery{}
+	cur, err := d.load(eng)
+	if err == nil && cur < d.visible {
+		err = fmt.Errorf("actorstore: the log ends at sequence %d, %d was acknowledged", cur, d.visible)
+	}
+	if err != nil {
+		eng.close(ctx)
+		return fmt.Errorf("actorstore: replacing the trapped wasm guest: %w", err)
+	}
+	d.recovery.Duration = time.Since(start)
+	w.close(ctx)
+	s.eng = eng
+	d.heals++
+	return nil
+}
+
+// Recovered describes how Open rebuilt a durable store from its directory
+// (or, after a wasm trap, how the store rebuilt itself); the zero Recovery
+// for an in-memory store.
 func (s *Store) Recovered() Recovery {
 	if s.dur == nil {
 		return Recovery{}
 	}
-	return s.dur.recovery
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.dur.recovery
+	r.Heals = s.dur.heals
+	return r
 }
 
 // close syncs the log and releases the directory, after any background

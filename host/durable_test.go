@@ -175,26 +175,41 @@ func TestDurableBadChecksum(t *testing.T) {
 	t.Log(err)
 }
 
-// TestDurableTrapReopen: after the guest traps, the store reports it, and
-// reopening the directory gives back every acknowledged write.
-func TestDurableTrapReopen(t *testing.T) {
+// TestDurableTrapHeals: after the guest traps, a durable store replaces
+// it with a new one rebuilt from the directory at its next call: every
+// acknowledged write is there, writes go on, and the directory reopens.
+func TestDurableTrapHeals(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := openDir(t, EngineWASM, dir, Options{})
+	s := openDir(t, EngineWASM, dir, Options{SnapshotLogBytes: 16 << 10})
 	fillMixed(t, s, 300)
+	sub, err := s.Subscribe(ctx, SubscriptionOptions{Start: FromNow()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := viewOf(t, s)
 	w := s.eng.(*wasmEngine)
 	if _, err := w.call(w.mod.ExportedFunction("_initialize")); err == nil {
 		t.Fatal("a second _initialize did not trap")
 	}
-	if _, err := s.Insert(ctx, "user", "lost", 1); !errors.Is(err, ErrInternal) {
-		t.Fatalf("Insert after a trap: %v", err)
+	if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
+		t.Fatalf("state after the trap differs: %+v, want %+v", got.Stats, want.Stats)
 	}
+	if r := s.Recovered(); r.Heals != 1 || r.Records == 0 {
+		t.Fatalf("recovery %+v", r)
+	}
+	if _, err := s.Insert(ctx, "user", "after-trap", 1); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := sub.Next(ctx); err != nil || ev.ActorID != "after-trap" || ev.Sequence != want.Stats.CurrentSequence+1 {
+		t.Fatalf("the subscription across the trap: %+v %v", ev, err)
+	}
+	want = viewOf(t, s)
 	closeStore(t, s)
 	s = openDir(t, EngineWASM, dir, Options{})
 	defer closeStore(t, s)
 	if got := viewOf(t, s); !reflect.DeepEqual(got, want) {
-		t.Fatalf("state after the trap differs")
+		t.Fatalf("reopened state differs")
 	}
 }
 

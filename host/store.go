@@ -108,6 +108,7 @@ type Store struct {
 	epoch   uint64     // counts restores: subscriptions end at a new one
 	snapMu  sync.Mutex // one snapshot or restore at a time
 	dur     *durable   // the write-ahead log and snapshots, when Dir is set
+	co      core.Options
 }
 
 // Open creates a store. With EngineWASM the module is compiled once per
@@ -121,7 +122,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if cerr != nil {
 		return nil, mapError(cerr)
 	}
-	s := &Store{opts: o, clock: o.Clock, done: make(chan struct{}), wake: make(chan struct{})}
+	s := &Store{opts: o, co: co, clock: o.Clock, done: make(chan struct{}), wake: make(chan struct{})}
 	s.opts.ReplayBufferSize, s.opts.ReplayBufferBytes = co.ReplayBufferSize, co.ReplayBufferBytes
 	s.opts.MaxValueBytes, s.opts.MaxDataBytes = co.MaxValueBytes, co.MaxDataBytes
 	if s.clock == nil {
@@ -169,6 +170,12 @@ func (s *Store) lock(ctx context.Context) error {
 			return s.dur.failed
 		}
 		return ErrClosed
+	}
+	if s.dur != nil {
+		if err := s.healLocked(ctx); err != nil {
+			s.mu.Unlock()
+			return err
+		}
 	}
 	return nil
 }
