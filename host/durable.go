@@ -98,7 +98,8 @@ type durable struct {
 	snapAt   int64 // log bytes that start a snapshot; <= 0: never
 	running  atomic.Bool
 	bg       sync.WaitGroup
-	bgErr    atomic.Pointer[error] // the latest background snapshot failure
+	bgErr    atomic.Pointer[error] // the latest automatic checkpoint's failure, or nil
+	retryAt  atomic.Int64          // after a failed one, the log size to try again at
 	heals    int                   // trapped guests replaced; Store.mu
 }
 
@@ -160,7 +161,7 @@ func (d *durable) load(eng engine) (uint64, error) {
 		}
 		d.recovery.SkippedSnapshots = append(d.recovery.SkippedSnapshots, err.Error())
 	}
-	cur := base
+	cur, replayed := base, 0
 	rec, err := d.dir.Replay(func(p []byte, file string, off int64) error {
 		first, ok := recordSequence(p)
 		if !ok {
@@ -169,6 +170,7 @@ func (d *durable) load(eng engine) (uint64, error) {
 		if first <= base {
 			return nil // the snapshot holds it
 		}
+		replayed++
 		if first != cur+1 {
 			reason := fmt.Sprintf("log record of sequence %d follows sequence %d: records are missing", first, cur)
 			if first <= cur {
@@ -187,7 +189,7 @@ func (d *durable) load(eng engine) (uint64, error) {
 		cur = last
 		return nil
 	})
-	d.recovery.Records = rec.Records
+	d.recovery.Records = replayed
 	d.recovery.TornFile, d.recovery.TornOffset, d.recovery.TornBytes = rec.TornFile, rec.TornOffset, rec.TornBytes
 	if err != nil {
 		if firstErr != nil && errors.Is(err, ErrCorrupt) {
@@ -285,14 +287,24 @@ func (s *Store) logged(l *wal.Log, ticket, last uint64) error {
 		s.committed()
 	}
 	s.mu.Unlock()
-	if d.snapAt > 0 && l.Size() >= d.snapAt && d.running.CompareAndSwap(false, true) {
+	if d.snapAt > 0 && l.Size() >= max(d.snapAt, d.retryAt.Load()) && d.running.CompareAndSwap(false, true) {
 		d.bg.Add(1)
 		go func() {
 			defer d.bg.Done()
 			defer d.running.Store(false)
-			if err := s.checkpoint(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
-				d.bgErr.Store(&err)
+			err := s.checkpoint(context.Background())
+			if errors.Is(err, ErrClosed) {
+				return
 			}
+			if err != nil {
+				// Try again once the log has grown as much again, not at
+				// every write.
+				d.retryAt.Store(d.currentLog(s).Size() + d.snapAt)
+				d.bgErr.Store(&err)
+				return
+			}
+			d.retryAt.Store(0)
+			d.bgErr.Store(nil)
 		}()
 	}
 	return nil
@@ -431,6 +443,27 @@ func (s *Store) healLocked(ctx context.Context) error {
 	w.close(ctx)
 	s.eng = eng
 	d.heals++
+	return nil
+}
+
+// currentLog returns the log being written.
+func (d *durable) currentLog(s *Store) *wal.Log {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return d.log
+}
+
+// CheckpointError returns the error of the latest automatic checkpoint
+// (the snapshots a durable store takes as its log grows), or nil when it
+// succeeded or none failed. After a failure the store keeps working and
+// logging, and tries again once the log has grown by SnapshotLogBytes.
+func (s *Store) CheckpointError() error {
+	if s.dur == nil {
+		return nil
+	}
+	if p := s.dur.bgErr.Load(); p != nil {
+		return *p
+	}
 	return nil
 }
 

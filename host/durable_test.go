@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 )
 
@@ -417,5 +418,52 @@ func TestDurableReopenWithSmallerLimits(t *testing.T) {
 		}
 		s = openDir(t, EngineWASM, dir, Options{}) // and the directory is fine
 		closeStore(t, s)
+	}
+}
+
+// TestDurableCheckpointFailure: a failed automatic checkpoint is reported
+// by CheckpointError, the store goes on logging, and a later one succeeds.
+func TestDurableCheckpointFailure(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, EngineNative, dir, Options{SnapshotLogBytes: 4 << 10})
+	defer closeStore(t, s)
+	// Directories where snapshots' temporary files go make them fail.
+	for seq := 0; seq < 3000; seq++ {
+		if err := os.Mkdir(filepath.Join(dir, fmt.Sprintf("snap-%020d.snap.tmp", seq)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(n int) {
+		for i := 0; i < n; i++ {
+			if _, err := s.Insert(ctx, "t", fmt.Sprintf("%d-%d", n, i), bytes.Repeat([]byte{'v'}, 100)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor := func(what string, ok func() bool) {
+		for i := 0; !ok(); i++ {
+			if i == 500 {
+				t.Fatalf("no %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	write(100)
+	waitFor("checkpoint failure", func() bool { return s.CheckpointError() != nil })
+	t.Log(s.CheckpointError())
+	if snaps := mustGlob(t, filepath.Join(dir, "snap-*.snap")); len(snaps) != 0 {
+		t.Fatalf("snapshots %v", snaps)
+	}
+	for seq := 0; seq < 3000; seq++ {
+		os.Remove(filepath.Join(dir, fmt.Sprintf("snap-%020d.snap.tmp", seq)))
+	}
+	for i := 0; i < 20 && s.CheckpointError() != nil; i++ {
+		write(50)
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor("successful checkpoint", func() bool { return s.CheckpointError() == nil })
+	if snaps := mustGlob(t, filepath.Join(dir, "snap-*.snap")); len(snaps) == 0 {
+		t.Fatal("no snapshot after the failure cleared")
 	}
 }
