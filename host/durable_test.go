@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 var policies = []SyncPolicy{SyncAlways, SyncInterval, SyncNever}
