@@ -1252,21 +1252,34 @@ export class ActorStore {
   #maybeCompact() {
     const ps = this.#persist;
     if (!ps || ps.compaction || ps.compactScheduled || ps.compactionError || this.#closed) return;
-    if (ps.logBytes < ps.snapshotBytes && ps.logRecords < ps.snapshotRecords) return;
+    if (!this.#compactionDue()) return;
     ps.compactScheduled = true;
     nextTask(() => {
-      ps.compactScheduled = false;
-      if (this.#closed || ps.compaction) return;
-      try {
-        const c = this.#beginSnapshot();
-        c.coveredBytes = ps.logBytes;
-        c.coveredRecords = ps.logRecords;
-        ps.compaction = c;
-        nextTask(() => this.#compactStep(c));
-      } catch (e) {
-        this.#compactionFailed(e);
-      }
+      if (!ps.compactScheduled || this.#closed || ps.compaction) return; // begun by #drainCompaction
+      const c = this.#startCompaction();
+      if (c) nextTask(() => this.#compactStep(c));
     });
+  }
+
+  #compactionDue() {
+    const ps = this.#persist;
+    return ps.logBytes >= ps.snapshotBytes || ps.logRecords >= ps.snapshotRecords;
+  }
+
+  // #startCompaction begins the module's snapshot of a compaction.
+  #startCompaction() {
+    const ps = this.#persist;
+    ps.compactScheduled = false;
+    try {
+      const c = this.#beginSnapshot();
+      c.coveredBytes = ps.logBytes;
+      c.coveredRecords = ps.logRecords;
+      ps.compaction = c;
+      return c;
+    } catch (e) {
+      this.#compactionFailed(e);
+      return null;
+    }
   }
 
   #compactStep(c) {
@@ -1301,10 +1314,13 @@ export class ActorStore {
     }
   }
 
-  // #drainCompaction finishes a snapshot being pulled, synchronously (before
-  // a snapshot, restore or close needs the module's snapshot state).
+  // #drainCompaction finishes a snapshot being pulled, or due, synchronously
+  // (before a snapshot, restore or close needs the module's snapshot state).
   #drainCompaction() {
-    const c = this.#persist?.compaction;
+    const ps = this.#persist;
+    if (!ps) return;
+    // One that is due but not begun yet is taken now.
+    const c = ps.compaction ?? (ps.compactScheduled ? this.#startCompaction() : null);
     if (!c) return;
     try {
       this.#pullSnapshot(c, Infinity);
