@@ -286,3 +286,16 @@ func TestRecordLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordSequence reads the first sequence as DecodeRecord does.
+func TestRecordSequence(t *testing.T) {
+	rec := AppendRecord(nil, 1<<40, 7, []Op{{Kind: KindDelete, Type: "t", ID: "i"}})
+	if seq, ok := RecordSequence(rec); !ok || seq != 1<<40 {
+		t.Fatalf("RecordSequence = %d, %v", seq, ok)
+	}
+	for _, b := range [][]byte{nil, {1}, {2, 1}, {1, 0}, {1, 0x80}} {
+		if _, ok := RecordSequence(b); ok {
+			t.Fatalf("RecordSequence(%x) accepted", b)
+		}
+	}
+}

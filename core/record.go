@@ -208,3 +208,13 @@ func (s *Store) ReplayRecord(r *Record) (first, last uint64, err *Error) {
 	}
 	return r.FirstSeq, s.feed.seq, nil
 }
+
+// RecordSequence returns a mutation record's first sequence without
+// decoding the rest; ok is false when b does not start as a record does.
+func RecordSequence(b []byte) (seq uint64, ok bool) {
+	if len(b) < 2 || b[0] != recordFormat {
+		return 0, false
+	}
+	v, n := binary.Uvarint(b[1:])
+	return v, n > 0 && v > 0
+}

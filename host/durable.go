@@ -1,9 +1,7 @@
 package host
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -163,7 +161,7 @@ func (d *durable) load(eng engine) (uint64, error) {
 	}
 	cur, replayed := base, 0
 	rec, err := d.dir.Replay(func(p []byte, file string, off int64) error {
-		first, ok := recordSequence(p)
+		first, ok := core.RecordSequence(p)
 		if !ok {
 			return &CorruptError{File: file, Offset: off, Reason: "malformed log record"}
 		}
@@ -202,15 +200,6 @@ func (d *durable) load(eng engine) (uint64, error) {
 	return cur, nil
 }
 
-// recordSequence reads a mutation record's first sequence number.
-func recordSequence(p []byte) (uint64, bool) {
-	if len(p) < 2 || p[0] != 1 {
-		return 0, false
-	}
-	v, n := binary.Uvarint(p[1:])
-	return v, n > 0 && v > 0
-}
-
 // restoreFile restores the engine from a snapshot file; on failure the
 // engine is unchanged.
 func restoreFile(eng engine, f wal.File) error {
@@ -222,28 +211,25 @@ func restoreFile(eng engine, f wal.File) error {
 	if cerr := eng.restoreBegin(); cerr != nil {
 		return mapError(cerr)
 	}
-	r := bufio.NewReaderSize(fh, snapshotChunk)
-	buf := make([]byte, snapshotChunk)
 	var read int64
-	for {
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
-			if cerr := eng.restoreWrite(buf[:n]); cerr != nil {
-				if cerr.Code == core.StoreFull || cerr.Code == core.ValueTooLarge {
-					return fmt.Errorf("actorstore: snapshot %s does not fit: open with the limits the store was written with: %w",
-						f.Path, mapError(cerr))
-				}
-				return &CorruptError{File: f.Path, Offset: -1, Reason: cerr.Msg}
+	err = readPieces(fh, func(p []byte) error {
+		if cerr := eng.restoreWrite(p); cerr != nil {
+			if cerr.Code == core.StoreFull || cerr.Code == core.ValueTooLarge {
+				return fmt.Errorf("actorstore: snapshot %s does not fit: open with the limits the store was written with: %w",
+					f.Path, mapError(cerr))
 			}
-			read += int64(n)
+			return &CorruptError{File: f.Path, Offset: -1, Reason: cerr.Msg}
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
+		read += int64(len(p))
+		return nil
+	})
+	if err != nil {
+		eng.restoreAbort()
+		var re *readError
+		if errors.As(err, &re) {
+			return fmt.Errorf("actorstore: read snapshot %s: %w", f.Path, re.err)
 		}
-		if err != nil {
-			eng.restoreAbort()
-			return fmt.Errorf("actorstore: read snapshot %s: %w", f.Path, err)
-		}
+		return err
 	}
 	st, cerr := eng.restoreEnd()
 	if cerr != nil {

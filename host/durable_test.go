@@ -219,9 +219,7 @@ func TestDurableTrapHeals(t *testing.T) {
 func TestDurableRestore(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e Engine) {
 		ctx := context.Background()
-		src := mustOpen(t, e, Options{})
-		fillMixed(t, src, 100)
-		snap := snapshotBytes(t, src)
+		snap := mixedSnapshot(t, e, 100)
 
 		dir := t.TempDir()
 		s := openDir(t, e, dir, Options{})
@@ -335,9 +333,7 @@ func mustGlob(t testing.TB, pattern string) []string {
 func TestDurableConcurrent(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e Engine) {
 		ctx := context.Background()
-		src := mustOpen(t, e, Options{})
-		fillMixed(t, src, 50)
-		snap := snapshotBytes(t, src)
+		snap := mixedSnapshot(t, e, 50)
 		dir := t.TempDir()
 		o := Options{SnapshotLogBytes: 8 << 10, Sync: SyncInterval}
 		s := openDir(t, e, dir, o)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-
-	"github.com/actorstore/actorstore/core"
 )
 
 // snapshotChunk is about the bytes read from the engine per turn of the
@@ -23,20 +21,15 @@ const snapshotChunk = 64 << 10
 // from a copy-on-write copy, so writes go on while w is written. One
 // snapshot or restore runs at a time per store.
 func (s *Store) Snapshot(ctx context.Context, w io.Writer) error {
-	_, err := s.snapshotTo(ctx, w)
-	return err
-}
-
-func (s *Store) snapshotTo(ctx context.Context, w io.Writer) (core.SnapshotInfo, error) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	if err := s.lock(ctx); err != nil {
-		return core.SnapshotInfo{}, err
+		return err
 	}
-	info, cerr := s.eng.snapshotBegin()
+	_, cerr := s.eng.snapshotBegin()
 	s.mu.Unlock()
 	if cerr != nil {
-		return info, mapError(cerr)
+		return mapError(cerr)
 	}
 	defer func() {
 		s.mu.Lock()
@@ -46,9 +39,9 @@ func (s *Store) snapshotTo(ctx context.Context, w io.Writer) (core.SnapshotInfo,
 		s.mu.Unlock()
 	}()
 	if err := s.pumpSnapshot(ctx, w, true); err != nil {
-		return info, fmt.Errorf("actorstore: snapshot: %w", err)
+		return fmt.Errorf("actorstore: snapshot: %w", err)
 	}
-	return info, nil
+	return nil
 }
 
 // pumpSnapshot writes the rest of the engine's snapshot in progress to w.
@@ -95,8 +88,8 @@ var ErrRestored = errors.New("actorstore: the store was restored from a snapshot
 // # Errors
 //
 // ErrInvalidArgument for a stream that is not a whole, valid snapshot;
-// ErrStoreFull or ErrInvalidArgument when its data does not fit the
-// store's limits (MaxDataBytes, MaxValueBytes).
+// ErrStoreFull or ErrValueTooLarge when its data does not fit the store's
+// limits (MaxDataBytes, MaxValueBytes).
 func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
@@ -108,27 +101,21 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	if cerr != nil {
 		return mapError(cerr)
 	}
-	buf := make([]byte, snapshotChunk)
-	for {
-		n, rerr := io.ReadFull(r, buf)
-		if n > 0 {
-			if err := s.lock(ctx); err != nil {
-				s.abortRestore()
-				return err
-			}
-			cerr := s.eng.restoreWrite(buf[:n])
-			s.mu.Unlock()
-			if cerr != nil {
-				return mapError(cerr)
-			}
+	err := readPieces(r, func(p []byte) error {
+		if err := s.lock(ctx); err != nil {
+			return err
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
+		cerr := s.eng.restoreWrite(p)
+		s.mu.Unlock()
+		return mapError(cerr)
+	})
+	if err != nil {
+		s.abortRestore() // the engine has dropped it already after its own error
+		var re *readError
+		if errors.As(err, &re) {
+			return fmt.Errorf("actorstore: restore: %w", re.err)
 		}
-		if rerr != nil {
-			s.abortRestore()
-			return fmt.Errorf("actorstore: restore: %w", rerr)
-		}
+		return err
 	}
 	if err := s.lock(ctx); err != nil {
 		s.abortRestore()
@@ -152,4 +139,32 @@ func (s *Store) abortRestore() {
 		s.eng.restoreAbort()
 	}
 	s.mu.Unlock()
+}
+
+// readError is a failure to read a snapshot, as opposed to one of the
+// engine or the store while restoring it.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+
+// readPieces reads r to its end and passes it to fn in pieces of up to
+// snapshotChunk bytes. An error of fn stops it and is returned as it is; a
+// read error comes back as a *readError.
+func readPieces(r io.Reader, fn func([]byte) error) error {
+	buf := make([]byte, snapshotChunk)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if ferr := fn(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return nil
+		default:
+			return &readError{err}
+		}
+	}
 }

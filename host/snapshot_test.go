@@ -72,6 +72,15 @@ func viewOf(t testing.TB, s *Store) view {
 	return v
 }
 
+// mixedSnapshot is the snapshot of a store on engine e after
+// fillMixed(n).
+func mixedSnapshot(t testing.TB, e Engine, n int) []byte {
+	t.Helper()
+	src := mustOpen(t, e, Options{})
+	fillMixed(t, src, n)
+	return snapshotBytes(t, src)
+}
+
 func snapshotBytes(t testing.TB, s *Store) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -180,9 +189,7 @@ func (f failingReader) Read(p []byte) (int, error) {
 func TestRestoreBadInputChangesNothing(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e Engine) {
 		ctx := context.Background()
-		src := mustOpen(t, e, Options{})
-		fillMixed(t, src, 200)
-		snap := snapshotBytes(t, src)
+		snap := mixedSnapshot(t, e, 200)
 		s := mustOpen(t, e, Options{})
 		fillMixed(t, s, 50)
 		want := viewOf(t, s)

@@ -329,13 +329,7 @@ export class WriteQueue {
         const v = new Uint8Array(groupBytes);
         let p = 0;
         for (const r of group) {
-          for (let n = r.length; ; n = Math.floor(n / 128)) {
-            if (n < 128) {
-              v[p++] = n;
-              break;
-            }
-            v[p++] = (n % 128) | 128;
-          }
+          p = putUvarint(v, p, r.length);
           v.set(r, p);
           p += r.length;
         }
@@ -422,6 +416,17 @@ export class WriteQueue {
 
 // ---- mutation records --------------------------------------------------
 
+// putUvarint writes v (a safe integer) at out[p] as a uvarint and returns
+// the offset after it.
+function putUvarint(out, p, v) {
+  while (v >= 128) {
+    out[p++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  out[p++] = v;
+  return p;
+}
+
 function uvarintLen(v) {
   let n = 1;
   while (v >= 128) {
@@ -461,11 +466,7 @@ export class RecordBuilder {
     const out = new Uint8Array(1 + uvarintLen(firstSeq) + 8 + uvarintLen(this.#n) + this.#size);
     let p = 0;
     const uv = (v) => {
-      while (v >= 128) {
-        out[p++] = (v % 128) | 128;
-        v = Math.floor(v / 128);
-      }
-      out[p++] = v;
+      p = putUvarint(out, p, v);
     };
     out[p++] = 1;
     uv(firstSeq);

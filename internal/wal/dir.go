@@ -112,7 +112,7 @@ func (d *Dir) init() error {
 			return err
 		}
 	}
-	return d.finishRestore()
+	return d.finishRestore(entries) // the temporary files removed are not restore files
 }
 
 func isTemp(name string) bool {

@@ -39,7 +39,11 @@ func (d *Dir) ReplaceAll(seq uint64, write func(io.Writer) error) error {
 		}
 		return err
 	}
-	return d.finishRestore()
+	entries, err := os.ReadDir(d.path)
+	if err != nil {
+		return err
+	}
+	return d.finishRestore(entries)
 }
 
 // finishRestore rolls a committed restore forward: with a restore file
@@ -47,11 +51,8 @@ func (d *Dir) ReplaceAll(seq uint64, write func(io.Writer) error) error {
 // With several (a crash between two restores' commits cannot leave two,
 // but be strict), the one written last by sequence order is not knowable:
 // that is corruption.
-func (d *Dir) finishRestore() error {
-	entries, err := os.ReadDir(d.path)
-	if err != nil {
-		return err
-	}
+// entries is the directory's listing.
+func (d *Dir) finishRestore(entries []os.DirEntry) error {
 	var restore string
 	var seq uint64
 	for _, e := range entries {
