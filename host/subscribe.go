@@ -38,6 +38,18 @@ func FromNow() StartPosition { return StartPosition{kind: startNow} }
 // t (or at the next new event when there is none).
 func FromTime(t time.Time) StartPosition { return StartPosition{kind: startTime, t: t} }
 
+// Beginning reports whether p is FromBeginning.
+func (p StartPosition) Beginning() bool { return p.kind == startBeginning }
+
+// Now reports whether p is FromNow.
+func (p StartPosition) Now() bool { return p.kind == startNow }
+
+// Sequence returns n and true when p is FromSequence(n).
+func (p StartPosition) Sequence() (uint64, bool) { return p.seq, p.kind == startSequence }
+
+// Time returns t and true when p is FromTime(t).
+func (p StartPosition) Time() (time.Time, bool) { return p.t, p.kind == startTime }
+
 // SubscriptionOptions configure Subscribe. The zero value reads every
 // retained event, then new ones.
 type SubscriptionOptions struct {
@@ -47,11 +59,27 @@ type SubscriptionOptions struct {
 
 // Subscription reads change events in order, exactly once each. Next is
 // for one goroutine at a time; Close may be called from any.
-//
-// A subscription holds no events of its own: it reads the store's replay
-// buffer through Changes, so it never slows writers down. One that falls
-// more than ReplayBufferSize events behind gets ErrCompacted.
-type Subscription struct {
+type Subscription interface {
+	// Next returns the next matching event, waiting for one until ctx is
+	// done.
+	//
+	// # Errors
+	//
+	// ErrCompacted (a *CompactedError) once the subscription fell out of
+	// the replay buffer, and from then on; ErrRestored after a Restore;
+	// ErrClosed after Close of the subscription or the store; ctx.Err()
+	// when ctx ends first.
+	Next(ctx context.Context) (ChangeEvent, error)
+	// Close ends the subscription; a Next waiting in another goroutine
+	// returns ErrClosed. Closing twice is harmless.
+	Close() error
+}
+
+// subscription is a Store's Subscription. It holds no events of its own:
+// it reads the store's replay buffer through Changes, so it never slows
+// writers down. One that falls more than ReplayBufferSize events behind
+// gets ErrCompacted.
+type subscription struct {
 	s      *Store
 	filter core.Filter
 	cursor uint64
@@ -67,7 +95,7 @@ type Subscription struct {
 const subscriptionBatch = 256
 
 // Subscribe starts a subscription. Close it when done.
-func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscription, error) {
+func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (Subscription, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -76,7 +104,7 @@ func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscrip
 	if cerr != nil {
 		return nil, mapError(cerr)
 	}
-	sub := &Subscription{s: s, filter: o.Filter.core(), epoch: s.epoch, done: make(chan struct{})}
+	sub := &subscription{s: s, filter: o.Filter.core(), epoch: s.epoch, done: make(chan struct{})}
 	switch o.Start.kind {
 	case startBeginning:
 		sub.cursor = st.OldestSequence - 1
@@ -102,14 +130,8 @@ func (s *Store) Subscribe(ctx context.Context, o SubscriptionOptions) (*Subscrip
 	return sub, nil
 }
 
-// Next returns the next matching event, waiting for one until ctx is done.
-//
-// # Errors
-//
-// ErrCompacted (a *CompactedError) once the subscription fell out of the
-// replay buffer, and from then on; ErrRestored after Store.Restore; ErrClosed after Close of the
-// subscription or the store; ctx.Err() when ctx ends first.
-func (sub *Subscription) Next(ctx context.Context) (ChangeEvent, error) {
+// Next implements Subscription.
+func (sub *subscription) Next(ctx context.Context) (ChangeEvent, error) {
 	for {
 		if len(sub.buf) > 0 {
 			ev := sub.buf[0]
@@ -141,7 +163,7 @@ func (sub *Subscription) Next(ctx context.Context) (ChangeEvent, error) {
 
 // fetch reads the next page into buf, or returns the channel the next
 // commit closes when there was nothing to read.
-func (sub *Subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
+func (sub *subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
 	select {
 	case <-sub.done:
 		return nil, ErrClosed
@@ -171,9 +193,8 @@ func (sub *Subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
 	return s.wake, nil
 }
 
-// Close ends the subscription; a Next waiting in another goroutine returns
-// ErrClosed. Closing twice is harmless.
-func (sub *Subscription) Close() error {
+// Close implements Subscription.
+func (sub *subscription) Close() error {
 	sub.closeOnce.Do(func() {
 		close(sub.done)
 		sub.s.mu.Lock()

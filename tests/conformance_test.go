@@ -283,7 +283,7 @@ func (r *runner) subscribe(s *step) error {
 }
 
 // readEvents reads n events from sub.
-func readEvents(ctx context.Context, sub *host.Subscription, n int) ([]host.ChangeEvent, error) {
+func readEvents(ctx context.Context, sub host.Subscription, n int) ([]host.ChangeEvent, error) {
 	var got []host.ChangeEvent
 	for range n {
 		ev, err := next(ctx, sub, eventWait)
@@ -296,7 +296,7 @@ func readEvents(ctx context.Context, sub *host.Subscription, n int) ([]host.Chan
 }
 
 // next reads one event, waiting at most d.
-func next(ctx context.Context, sub *host.Subscription, d time.Duration) (host.ChangeEvent, error) {
+func next(ctx context.Context, sub host.Subscription, d time.Duration) (host.ChangeEvent, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return sub.Next(ctx)

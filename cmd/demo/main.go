@@ -127,7 +127,7 @@ func errOrOK(err error) string {
 
 // printFeed prints events as they come, reporting each one's sequence on
 // progress, until the subscription is closed.
-func printFeed(ctx context.Context, sub *host.Subscription, progress chan<- uint64) {
+func printFeed(ctx context.Context, sub host.Subscription, progress chan<- uint64) {
 	defer close(progress)
 	for {
 		ev, err := sub.Next(ctx)
