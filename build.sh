@@ -4,17 +4,23 @@
 #   ./build.sh test    everything CI runs: Go (vet, gofmt, module freshness,
 #                      unit, conformance, model, race, fuzz corpora, crash and
 #                      damage tests), the JS host in Node (conformance, API,
-#                      types, IndexedDB) and in Chromium
+#                      types, IndexedDB) and in Chromium, and the packages as
+#                      users install them (tests/pack/): the npm tarball of
+#                      js/ installed in a fresh project, run in Node and, via
+#                      a Vite build, the Vite dev server and an import map, in
+#                      Chromium; a Go module outside the repo using host.Open
 #   ./build.sh bench   Go engine benchmarks with WASM/native ratios and durable
 #                      inserts per sync policy (medians of BENCHCOUNT=3 runs;
 #                      BENCH=regexp, BENCHTIME=1s), persistence at 1M actors
 #                      (BENCH1M=0 skips), the Node benchmark against
 #                      Map+structuredClone and sql.js, and IndexedDB write
 #                      throughput in Chromium
-#   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/
+#   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/,
+#                      and its copy in the npm package, js/actorstore.wasm
 #   ./build.sh go-demo a small Go program embedding the store
-# They install what they need: Go modules, npm packages (js/), and Debian's
-# chromium for the browser tests.
+# They install what they need: Go modules, npm packages (js/, and for
+# tests/pack/ a temporary project's), and Debian's chromium for the browser
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -116,6 +122,8 @@ step_test() {
   need_chromium
   log "JS host in Chromium: conformance vectors in a page, the web demo end to end"
   node --test --test-reporter=spec web-demo/e2e/
+  log "packed npm tarball: Node, Vite + Chromium; Go module outside the repo"
+  node --test --test-reporter=spec tests/pack/
 }
 
 step_bench() {
