@@ -4,21 +4,30 @@
 #   ./build.sh test    everything CI runs: Go (vet, gofmt, module freshness,
 #                      unit, conformance, model, race, fuzz corpora, crash and
 #                      damage tests), the JS host in Node (conformance, API,
-#                      types, IndexedDB) and in Chromium
+#                      types, IndexedDB) and in Chromium, and the packages as
+#                      users install them (tests/pack/): the npm tarball of
+#                      js/ installed in a fresh project, run in Node and, via
+#                      a Vite build, the Vite dev server and an import map, in
+#                      Chromium; a Go module outside the repo using host.Open
 #   ./build.sh bench   Go engine benchmarks with WASM/native ratios and durable
 #                      inserts per sync policy (medians of BENCHCOUNT=3 runs;
 #                      BENCH=regexp, BENCHTIME=1s), persistence at 1M actors
 #                      (BENCH1M=0 skips), the Node benchmark against
 #                      Map+structuredClone and sql.js, and IndexedDB write
 #                      throughput in Chromium
-#   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/
+#   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/,
+#                      and its copy in the npm package, js/actorstore.wasm
 #   ./build.sh go-demo a small Go program embedding the store
-# They install what they need: Go modules, npm packages (js/), and Debian's
-# chromium for the browser tests.
+# They install what they need: Go modules, npm packages (js/, and for
+# tests/pack/ a temporary project's), and Debian's chromium for the browser
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 WASM_OUT=host/actorstore.wasm
+# The npm package's copy: a real file (npm pack leaves symbolic links out),
+# written with WASM_OUT and checked with it. Git stores the two as one blob.
+WASM_JS=js/actorstore.wasm
 # Pinned flags: -trimpath and an empty build id make the module depend only
 # on the sources and the Go version. gcstoptheworld=1 makes the guest's
 # garbage collector finish each cycle inside the call that starts it: a
@@ -69,21 +78,24 @@ build_wasm() { # build_wasm OUT
 step_wasm() {
   need_go
   build_wasm "$WASM_OUT"
-  echo "built $WASM_OUT ($(wc -c <"$WASM_OUT") bytes, $(go version | cut -d' ' -f3))"
+  cp "$WASM_OUT" "$WASM_JS"
+  echo "built $WASM_OUT and $WASM_JS ($(wc -c <"$WASM_OUT") bytes, $(go version | cut -d' ' -f3))"
 }
 
-# check_wasm_fresh fails when the committed module is not what the sources
-# build to.
+# check_wasm_fresh fails when a committed module (the Go host's or the npm
+# package's) is not what the sources build to.
 check_wasm_fresh() {
-  local tmp; tmp=$(mktemp -d)
+  local tmp f; tmp=$(mktemp -d)
   build_wasm "$tmp/actorstore.wasm"
-  if ! cmp -s "$tmp/actorstore.wasm" "$WASM_OUT"; then
-    echo "build.sh: $WASM_OUT is stale: it differs from a fresh build of wasm/ and core/." >&2
-    echo "          Run ./build.sh wasm and commit the result." >&2
-    rm -rf "$tmp"; exit 1
-  fi
+  for f in "$WASM_OUT" "$WASM_JS"; do
+    if [ -L "$f" ] || ! cmp -s "$tmp/actorstore.wasm" "$f"; then
+      echo "build.sh: $f is stale: it differs from a fresh build of wasm/ and core/ (or is a link)." >&2
+      echo "          Run ./build.sh wasm and commit the result." >&2
+      rm -rf "$tmp"; exit 1
+    fi
+  done
   rm -rf "$tmp"
-  echo "$WASM_OUT matches a fresh build"
+  echo "$WASM_OUT and $WASM_JS match a fresh build"
 }
 
 step_test() {
@@ -110,6 +122,8 @@ step_test() {
   need_chromium
   log "JS host in Chromium: conformance vectors in a page, the web demo end to end"
   node --test --test-reporter=spec web-demo/e2e/
+  log "packed npm tarball: Node, Vite + Chromium; Go module outside the repo"
+  node --test --test-reporter=spec tests/pack/
 }
 
 step_bench() {
