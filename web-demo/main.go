@@ -16,8 +16,7 @@
 // edited script is picked up on reload. Only files are served (no listings);
 // URL paths with "..", backslashes or hidden (dot) segments are refused, so
 // nothing outside those folders is reachable through a URL. Symbolic links
-// inside them are followed on purpose: js/actorstore.wasm links to
-// host/actorstore.wasm.
+// inside them are followed.
 package main
 
 import (

@@ -48,7 +48,7 @@ func fakeRoot(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	// As in the repository, js/actorstore.wasm links to host/actorstore.wasm.
+	// A symbolic link inside a served folder is followed.
 	if err := os.Symlink(filepath.Join("..", "host", "actorstore.wasm"), filepath.Join(root, "js", "actorstore.wasm")); err != nil {
 		t.Skipf("symlinks unavailable: %v", err)
 	}
