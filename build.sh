@@ -105,6 +105,7 @@ lint_go() {
   go build -modfile=tools/go.mod -o "$bin/" honnef.co/go/tools/cmd/staticcheck golang.org/x/vuln/cmd/govulncheck
   (cd tools && go vet ./... && go test -count=1 ./... && go build -o "$bin/" ./vulncheck)
   "$bin/staticcheck" $(go list ./... | grep -v '/wasm$')
+  (cd tools && "$bin/staticcheck" ./...)
   # The module, for its own target. Its unused check (U1000) is off there:
   # staticcheck does not know //go:wasmexport, so it would call every
   # export, and all they reach, unused.
