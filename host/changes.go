@@ -12,11 +12,16 @@ import (
 // Operation is what a change event records.
 type Operation uint8
 
-// Operations of change events.
+// Operations of change events. Their values are the module's (core.EventOp).
 const (
-	OpInsert Operation = Operation(core.EventInsert)
-	OpUpdate Operation = Operation(core.EventUpdate)
-	OpDelete Operation = Operation(core.EventDelete)
+	// OpInsert records an insert: NewValue and NewVersion are set.
+	OpInsert Operation = iota + 1
+	// OpUpdate records an update: the previous and the new value and
+	// version are set.
+	OpUpdate
+	// OpDelete records the delete of an actor that existed:
+	// PreviousValue and PreviousVersion are set.
+	OpDelete
 )
 
 // String returns "insert", "update" or "delete".

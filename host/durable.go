@@ -39,21 +39,6 @@ const (
 // String returns "always", "interval" or "never".
 func (p SyncPolicy) String() string { return wal.SyncPolicy(p).String() }
 
-// Errors of durable stores.
-var (
-	// ErrLocked is returned by Open when another Store, in this process
-	// or another, has Options.Dir open.
-	ErrLocked = wal.ErrLocked
-	// ErrCorrupt is returned by Open when the directory's data is
-	// damaged other than by a crash; see CorruptError.
-	ErrCorrupt = wal.ErrCorrupt
-)
-
-// CorruptError names the damaged file and the offset of the damage
-// (-1 when the damage is not at one place, such as a snapshot's missing
-// end). It matches ErrCorrupt with errors.Is.
-type CorruptError = wal.CorruptError
-
 // DefaultSnapshotLogBytes is the log size past which a durable store takes
 // a snapshot, when Options.SnapshotLogBytes is 0.
 const DefaultSnapshotLogBytes = 64 << 20
@@ -116,7 +101,7 @@ func openDurable(s *Store, o Options) (*durable, error) {
 	}
 	dir, err := wal.OpenDir(o.Dir)
 	if err != nil {
-		return nil, err
+		return nil, walError(err)
 	}
 	d := &durable{dir: dir, snapAt: o.SnapshotLogBytes, wopts: walOptions(o)}
 	if d.snapAt == 0 {
@@ -141,7 +126,7 @@ func openDurable(s *Store, o Options) (*durable, error) {
 func (d *durable) load(eng engine) (uint64, error) {
 	snaps, err := d.dir.Snapshots()
 	if err != nil {
-		return 0, err
+		return 0, walError(err)
 	}
 	var firstErr error
 	base := uint64(0)
@@ -190,6 +175,7 @@ func (d *durable) load(eng engine) (uint64, error) {
 	d.recovery.Records = replayed
 	d.recovery.TornFile, d.recovery.TornOffset, d.recovery.TornBytes = rec.TornFile, rec.TornOffset, rec.TornBytes
 	if err != nil {
+		err = walError(err)
 		if firstErr != nil && errors.Is(err, ErrCorrupt) {
 			// The log could not make up for the snapshot that failed:
 			// that snapshot is the damage to report.
@@ -387,7 +373,7 @@ func (d *durable) restored(s *Store) error {
 	})
 	s.eng.snapshotEnd()
 	if err != nil {
-		return fail(err)
+		return fail(walError(err))
 	}
 	l, err := d.dir.OpenLog(info.Sequence+1, d.wopts)
 	if err != nil {

@@ -170,8 +170,34 @@ func TestDurableBadChecksum(t *testing.T) {
 	damage(t, logs[0], 200)
 	_, err := Open(context.Background(), Options{Dir: dir, Engine: EngineNative})
 	var ce *CorruptError
-	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != logs[0] || ce.Offset <= 0 || ce.Offset > 200 {
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != logs[0] || ce.Offset <= 0 || ce.Offset > 200 ||
+		!strings.HasPrefix(err.Error(), fmt.Sprintf("actorstore: corrupt log %s at offset %d: ", ce.File, ce.Offset)) {
 		t.Fatalf("Open of a damaged log: %v", err)
+	}
+	t.Log(err)
+}
+
+// TestDurableBadSnapshot: a damaged snapshot that the log cannot make up
+// for (the log before it was dropped) is an error naming the snapshot.
+func TestDurableBadSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, EngineNative, dir, Options{SnapshotLogBytes: -1})
+	for _, fill := range []func(testing.TB, *Store){func(t testing.TB, s *Store) { fillMixed(t, s, 100) }, fillMixed2} {
+		fill(t, s)
+		if err := s.Checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeStore(t, s)
+	snaps := mustGlob(t, filepath.Join(dir, "snap-*.snap"))
+	for _, f := range snaps {
+		damage(t, f, 100)
+	}
+	_, err := Open(context.Background(), Options{Dir: dir, Engine: EngineNative})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != snaps[len(snaps)-1] ||
+		!strings.HasPrefix(err.Error(), "actorstore: corrupt snapshot "+ce.File) {
+		t.Fatalf("Open with damaged snapshots: %v", err)
 	}
 	t.Log(err)
 }

@@ -121,6 +121,23 @@ func ExampleStore_Batch() {
 	// alice 100 version 0
 }
 
+// A BatchOp reads back as what it does, which is what a client sends to a
+// server: the server rebuilds it with the constructor its Kind names.
+func ExampleBatchOp() {
+	for _, op := range []host.BatchOp{
+		host.InsertOp("user", "u2", map[string]any{"name": "Bo"}),
+		host.UpdateVersionedOp("user", "u1", "x", 3),
+		host.DeleteOp("user", "u3"),
+	} {
+		v, _ := op.Value() // CBOR
+		fmt.Printf("%s %s/%s value %x expected %d\n", op.Kind(), op.Type(), op.ID(), []byte(v), op.ExpectedVersion())
+	}
+	// Output:
+	// insert user/u2 value a1646e616d6562426f expected 0
+	// updateVersioned user/u1 value 6178 expected 3
+	// delete user/u3 value  expected 0
+}
+
 func ExampleFromTime() {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"sort"
@@ -49,4 +50,21 @@ func dedup(s []string) []string {
 		}
 	}
 	return out
+}
+
+// TestModuleBytesIsACopy: what ModuleBytes returns is the caller's to
+// change; the module Open runs stays whole.
+func TestModuleBytesIsACopy(t *testing.T) {
+	b := ModuleBytes()
+	if !bytes.Equal(b, moduleBytes) {
+		t.Fatal("ModuleBytes differs from the embedded module")
+	}
+	clear(b)
+	if c := ModuleBytes(); !bytes.Equal(c, moduleBytes) || bytes.Equal(c, b) {
+		t.Fatal("changing the result of ModuleBytes changed the module")
+	}
+	s := mustOpen(t, EngineWASM, Options{CacheDir: t.TempDir()}) // compiles anew
+	if _, err := s.Insert(context.Background(), "t", "i", 1); err != nil {
+		t.Fatal(err)
+	}
 }

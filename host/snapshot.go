@@ -73,10 +73,6 @@ func (s *Store) pumpSnapshot(ctx context.Context, w io.Writer, perChunk bool) er
 	}
 }
 
-// ErrRestored is returned by Subscription.Next after Restore replaced the
-// store's state and history: subscribe again.
-var ErrRestored = errors.New("actorstore: the store was restored from a snapshot")
-
 // Restore replaces the store's whole state with the snapshot read from r
 // (as written by Snapshot, on any host). The stream is read and checked to
 // its end before anything changes: garbage, a truncated stream or a read

@@ -4,6 +4,14 @@
 //
 // A Store is safe for concurrent use. Calls are serialized: each one is a
 // few microseconds, and the module is single-threaded.
+//
+// # Errors
+//
+// Errors are sentinels (ErrNotFound, ErrVersionMismatch, …), grouped by
+// when they happen, matched with errors.Is. Those that carry detail are
+// types that match their sentinel: *VersionMismatchError, *CompactedError,
+// *CorruptError. A failed Batch returns a *BatchError that wraps its
+// operation's error.
 package host
 
 import (
@@ -207,7 +215,7 @@ var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 func (s *Store) write(ctx context.Context, kind core.Kind, typ, id string, value any, expected uint64) (Actor, bool, error) {
 	op := core.Op{Kind: kind, Type: typ, ID: id, Expected: expected}
 	if kind != core.KindDelete {
-		v, err := s.encode(value)
+		v, err := encode(value)
 		if err != nil {
 			return Actor{}, false, err
 		}

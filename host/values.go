@@ -53,7 +53,7 @@ func decode(data []byte, v any) error {
 
 // encode turns a value into CBOR; a cbor.RawMessage is copied as is. Size
 // limits are the engine's to check, in operation order.
-func (s *Store) encode(v any) ([]byte, error) {
+func encode(v any) ([]byte, error) {
 	var b []byte
 	if raw, ok := v.(cbor.RawMessage); ok {
 		b = bytes.Clone(raw)

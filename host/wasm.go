@@ -22,10 +22,6 @@ import (
 //go:embed actorstore.wasm
 var moduleBytes []byte
 
-// ModuleBytes returns the embedded WebAssembly module, the same file the JS
-// package loads.
-func ModuleBytes() []byte { return moduleBytes }
-
 // compiled is a wazero runtime holding the compiled module; one per
 // compilation cache directory, shared by every Open in the process.
 type compiled struct {

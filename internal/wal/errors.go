@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 )
 
 var (
@@ -17,16 +18,29 @@ var (
 	ErrClosed = errors.New("actorstore: closed")
 )
 
-// CorruptError reports damage in a log segment that is not a torn tail.
+// CorruptError reports damage that is not a torn tail, in a log segment
+// or a snapshot file.
 type CorruptError struct {
-	File   string // full path of the segment
-	Offset int64  // offset of the damaged header or frame
+	File   string // full path of the segment or snapshot
+	Offset int64  // offset of the damaged header or frame; -1 when not at one place
 	Reason string // what is wrong, such as "bad checksum"
 }
 
-// Error returns "actorstore: corrupt log FILE at offset N: REASON".
+// Error returns "actorstore: corrupt KIND FILE at offset N: REASON", KIND
+// being "log" or "snapshot" after File's extension; without " at offset
+// N" when Offset is negative.
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("actorstore: corrupt log %s at offset %d: %s", e.File, e.Offset, e.Reason)
+	kind := "file"
+	switch filepath.Ext(e.File) {
+	case ".log":
+		kind = "log"
+	case ".snap":
+		kind = "snapshot"
+	}
+	if e.Offset < 0 {
+		return fmt.Sprintf("actorstore: corrupt %s %s: %s", kind, e.File, e.Reason)
+	}
+	return fmt.Sprintf("actorstore: corrupt %s %s at offset %d: %s", kind, e.File, e.Offset, e.Reason)
 }
 
 // Is reports whether target is ErrCorrupt.
