@@ -86,6 +86,20 @@ check_wasm_fresh() {
   echo "$WASM_OUT matches a fresh build"
 }
 
+# check_js_abi_fresh fails when js/lib/abi.js, the JS host's ABI constants,
+# is not what go generate ./internal/abi writes from the Go constants.
+check_js_abi_fresh() {
+  local tmp; tmp=$(mktemp -d)
+  go run ./internal/abi/gen -o "$tmp/abi.js"
+  if ! cmp -s "$tmp/abi.js" js/lib/abi.js; then
+    echo "build.sh: js/lib/abi.js is stale: it differs from what internal/abi/gen writes." >&2
+    echo "          Run go generate ./internal/abi and commit the result." >&2
+    rm -rf "$tmp"; exit 1
+  fi
+  rm -rf "$tmp"
+  echo "js/lib/abi.js matches the Go constants"
+}
+
 step_test() {
   need_go
   log "gofmt, go vet"
@@ -95,6 +109,7 @@ step_test() {
   GOOS=wasip1 GOARCH=wasm go vet ./wasm
   log "committed module is fresh"
   check_wasm_fresh
+  check_js_abi_fresh
   log "unit, conformance, model and fuzz-corpus tests"
   go test -count=1 ./...
   log "race: host, write-ahead log, hammer and crash tests"

@@ -25,12 +25,14 @@ import (
 //
 // A record of one operation is replayed as that operation, a longer one as
 // an atomic batch.
-const recordFormat = 1
+
+// RecordFormat is the first byte of every mutation record.
+const RecordFormat = 1
 
 // AppendRecord appends the record of ops, applied at ts with firstSeq as
 // the sequence of their first event, to dst.
 func AppendRecord(dst []byte, firstSeq uint64, ts int64, ops []Op) []byte {
-	dst = binary.AppendUvarint(append(dst, recordFormat), firstSeq)
+	dst = binary.AppendUvarint(append(dst, RecordFormat), firstSeq)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
 	dst = binary.AppendUvarint(dst, uint64(len(ops)))
 	for i := range ops {
@@ -130,7 +132,7 @@ func (r *reader) done() bool { return r.err == nil && r.off == len(r.b) }
 // operations through the same checks as any write.
 func DecodeRecord(b []byte) (Record, *Error) {
 	r := reader{b: b, what: "record"}
-	if f := r.byte(); r.err == nil && f != recordFormat {
+	if f := r.byte(); r.err == nil && f != RecordFormat {
 		r.off--
 		r.fail("unknown format " + strconv.Itoa(int(f)))
 	}
@@ -212,7 +214,7 @@ func (s *Store) ReplayRecord(r *Record) (first, last uint64, err *Error) {
 // RecordSequence returns a mutation record's first sequence without
 // decoding the rest; ok is false when b does not start as a record does.
 func RecordSequence(b []byte) (seq uint64, ok bool) {
-	if len(b) < 2 || b[0] != recordFormat {
+	if len(b) < 2 || b[0] != RecordFormat {
 		return 0, false
 	}
 	v, n := binary.Uvarint(b[1:])

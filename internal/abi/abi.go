@@ -4,6 +4,8 @@
 // malformed input as an InvalidArgument error.
 package abi
 
+//go:generate go run ./gen -o ../../js/lib/abi.js
+
 import (
 	"unsafe"
 
@@ -17,9 +19,6 @@ const Version = 1
 // MaxRequestBytes is the largest input buffer the module will allocate:
 // room for the largest value (64 MiB) and its key.
 const MaxRequestBytes = 65<<20 + 4096
-
-// ErrorHeader is the size of an error result before its message.
-const ErrorHeader = 1 + 4*8 + 4 + 4
 
 // Pack puts a pointer and a length in one uint64, as exports return them.
 func Pack(ptr, n uint32) uint64 { return uint64(ptr)<<32 | uint64(n) }
@@ -171,15 +170,6 @@ func (r *Reader) ReadError(code core.Code) *core.Error {
 	return e
 }
 
-// Event flags.
-const (
-	FlagPrev = 1 << 0
-	FlagNew  = 1 << 1
-)
-
-// EventHeader is the fixed part of an encoded event.
-const EventHeader = 8 + 1 + 1 + 8 + 8 + 8 + 4*4
-
 // AppendEvent encodes one event of a changes result.
 func AppendEvent(b []byte, e *core.Event) []byte {
 	var flags byte
@@ -225,9 +215,6 @@ func (r *Reader) ReadEvent() core.Event {
 	return e
 }
 
-// OpHeader is the fixed part of an encoded batch operation.
-const OpHeader = 1 + 4 + 4 + 4 + 8
-
 // AppendOp encodes one batch operation of a batch request.
 func AppendOp(b []byte, op *core.Op) []byte {
 	b = append(b, byte(op.Kind))
@@ -250,9 +237,6 @@ func (r *Reader) ReadOp() core.Op {
 	op.Type, op.ID, op.Value = r.String(tl), r.String(il), r.Bytes(vl)
 	return op
 }
-
-// StatsFields is the number of uint64 fields of a stats result.
-const StatsFields = 8
 
 // AppendStats encodes a stats result body.
 func AppendStats(b []byte, s *core.Stats) []byte {
