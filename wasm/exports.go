@@ -5,6 +5,7 @@ import (
 
 	"github.com/actorstore/actorstore/core"
 	"github.com/actorstore/actorstore/internal/abi"
+	"github.com/actorstore/actorstore/internal/le"
 )
 
 // configure replaces the store with an empty one using these options

@@ -127,8 +127,6 @@ func guard(res *uint64) {
 // ok starts a successful result.
 func ok() []byte { return append(out[:0], byte(core.OK)) }
 
-var le = abi.LE
-
 // fit checks that arguments of total bytes fit in the input buffer.
 func fit(total uint64) *core.Error {
 	if total > uint64(len(in)) {

@@ -1,6 +1,9 @@
 package main
 
-import "github.com/actorstore/actorstore/core"
+import (
+	"github.com/actorstore/actorstore/core"
+	"github.com/actorstore/actorstore/internal/le"
+)
 
 // The persistence exports: replay of mutation records, and snapshots
 // streamed out of and into the module in chunks, so that hosts write the

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/actorstore/actorstore/core"
+	"github.com/actorstore/actorstore/internal/le"
 )
 
 // Version is returned by the module's abi_version export. Hosts refuse a
@@ -25,50 +26,6 @@ func Pack(ptr, n uint32) uint64 { return uint64(ptr)<<32 | uint64(n) }
 
 // Unpack splits what Pack made.
 func Unpack(v uint64) (ptr, n uint32) { return uint32(v >> 32), uint32(v) }
-
-// LE is the byte order of every ABI message: little-endian. It is our own
-// rather than encoding/binary's, which would link reflect into the module.
-var LE littleEndian
-
-type littleEndian struct{}
-
-// Uint32 reads b[0:4].
-func (littleEndian) Uint32(b []byte) uint32 {
-	_ = b[3]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-}
-
-// Uint64 reads b[0:8].
-func (littleEndian) Uint64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(LE.Uint32(b)) | uint64(LE.Uint32(b[4:]))<<32
-}
-
-// PutUint32 writes v into b[0:4].
-func (littleEndian) PutUint32(b []byte, v uint32) {
-	_ = b[3]
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-}
-
-// PutUint64 writes v into b[0:8].
-func (littleEndian) PutUint64(b []byte, v uint64) {
-	_ = b[7]
-	LE.PutUint32(b, uint32(v))
-	LE.PutUint32(b[4:], uint32(v>>32))
-}
-
-// AppendUint32 appends v.
-func (littleEndian) AppendUint32(b []byte, v uint32) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
-}
-
-// AppendUint64 appends v.
-func (littleEndian) AppendUint64(b []byte, v uint64) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24),
-		byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56))
-}
-
-var le = LE
 
 // AppendError encodes a failed result.
 func AppendError(b []byte, e *core.Error) []byte {
