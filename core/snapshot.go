@@ -50,6 +50,10 @@ const (
 	flagNew  = 2
 )
 
+// MaxSnapshotChunk bounds the bytes one Engine.SnapshotNext returns,
+// beyond one frame larger than it.
+const MaxSnapshotChunk = 16 << 20
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // SnapshotInfo describes a snapshot.

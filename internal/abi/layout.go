@@ -146,7 +146,3 @@ const (
 	RestoreActors   = 8
 	RestoreSize     = 16
 )
-
-// MaxSnapshotChunk bounds the frames one snapshot_next returns, beyond
-// one frame larger than it.
-const MaxSnapshotChunk = 16 << 20

@@ -153,7 +153,7 @@ var groups = []group{
 		c("SNAPSHOT_ACTORS", "SnapshotActors", abi.SnapshotActors),
 		c("SNAPSHOT_EVENTS", "SnapshotEvents", abi.SnapshotEvents),
 		c("SNAPSHOT_SIZE", "SnapshotSize", abi.SnapshotSize),
-		c("MAX_SNAPSHOT_CHUNK", "MaxSnapshotChunk", abi.MaxSnapshotChunk),
+		cc("MAX_SNAPSHOT_CHUNK", "MaxSnapshotChunk", core.MaxSnapshotChunk),
 	}},
 	{"restore_end.", []number{
 		c("RESTORE_SEQUENCE", "RestoreSequence", abi.RestoreSequence),
