@@ -203,17 +203,16 @@ func appendEvent(dst []byte, e *Event) []byte {
 // pieces of any size. The stream is checked completely (checksums, order,
 // keys, values, limits) before Finish hands out the store.
 type Restorer struct {
-	s       *Store
-	buf     []byte
-	pos     int   // bytes of buf consumed
-	off     int64 // stream offset of buf[0]
-	stage   int   // 0 header, 1 meta, 2 actors, 3 events, 4 after end
-	meta    SnapshotInfo
-	actors  uint64
-	events  uint64
-	last    entry // the previous actor, for the order check
-	lastSeq uint64
-	err     *Error
+	s      *Store
+	buf    []byte
+	pos    int   // bytes of buf consumed
+	off    int64 // stream offset of buf[0]
+	stage  int   // 0 header, 1 meta, 2 actors, 3 events, 4 after end
+	meta   SnapshotInfo
+	actors uint64
+	events uint64
+	last   entry // the previous actor, for the order check
+	err    *Error
 }
 
 // NewRestorer starts a restore into a new store with options o.
