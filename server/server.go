@@ -434,7 +434,7 @@ func (s *Server) observe(r *request, start time.Time, err error) {
 		status = http.StatusOK
 	}
 	s.metrics.observe(r.route, r.Method, status, d)
-	if err != nil && status >= 500 {
+	if err != nil && (status == http.StatusInternalServerError || status == http.StatusInsufficientStorage) {
 		s.log.Warn("request failed", "method", r.Method, "path", r.URL.EscapedPath(), "route", r.route,
 			"status", status, "duration", d, "error", err.Error())
 		return
