@@ -126,7 +126,7 @@ func TestWatchStartPositions(t *testing.T) {
 	} {
 		c1 := ts.dial(t, c.from)
 		ts.write(t, "a", "x"+c.from, 0) // one more event, so that every start has one to read
-		if c.first == 0 { // only events from the dial on: that one
+		if c.first == 0 {               // only events from the dial on: that one
 			c.first = stats(t, ts).CurrentSequence
 		}
 		ev := next(t, c1)
