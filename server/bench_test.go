@@ -163,7 +163,9 @@ func BenchmarkOps(b *testing.B) {
 					var op benchOp
 					switch opName + "/" + via {
 					case "get/http":
-						op = func(c, i int) error { return t.do("GET", fmt.Sprintf("/v1/actors/bench/%d", (c*7919+i)%benchActors), nil, 200) }
+						op = func(c, i int) error {
+							return t.do("GET", fmt.Sprintf("/v1/actors/bench/%d", (c*7919+i)%benchActors), nil, 200)
+						}
 					case "get/embedded":
 						op = func(c, i int) error {
 							_, _, err := t.store.Get(ctx, "bench", fmt.Sprint((c*7919+i)%benchActors))
@@ -179,7 +181,9 @@ func BenchmarkOps(b *testing.B) {
 							return err
 						}
 					case "update/http":
-						op = func(c, i int) error { return t.do("PUT", fmt.Sprintf("/v1/actors/bench/%d", (c*7919+i)%benchActors), value100, 200) }
+						op = func(c, i int) error {
+							return t.do("PUT", fmt.Sprintf("/v1/actors/bench/%d", (c*7919+i)%benchActors), value100, 200)
+						}
 					case "update/embedded":
 						op = func(c, i int) error {
 							_, err := t.store.Update(ctx, "bench", fmt.Sprint((c*7919+i)%benchActors), cbor.RawMessage(value100CBOR))
