@@ -352,3 +352,44 @@ func TestWatchAuthAndOrigin(t *testing.T) {
 		t.Errorf("event %+v", ev)
 	}
 }
+
+// TestWatchPing: a watcher that answers pings (by reading) stays; one
+// that does not is dropped and its subscription closed.
+func TestWatchPing(t *testing.T) {
+	ts := newTestServer(t, host.Options{}, Options{WatchPingInterval: 20 * time.Millisecond, WatchWriteTimeout: 200 * time.Millisecond})
+	alive := ts.dial(t, "?from=now")
+	got := make(chan wsEvent, 1)
+	go func() { ev, _ := tryNext(alive, 20*time.Second); got <- ev }() // reads, so answers pings
+	deaf := ts.dial(t, "?from=now")                                    // never reads
+	waitSubscribers(t, ts, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for stats(t, ts).ActiveSubscriptions != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions: the watcher that does not answer pings is still there", stats(t, ts).ActiveSubscriptions)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // more pings, answered
+	ts.write(t, "a", "1", 1)
+	if ev := <-got; ev.Sequence != 1 {
+		t.Errorf("the reading watcher got %+v", ev)
+	}
+	_ = deaf
+}
+
+// TestWatchAccessToken: a watch may carry the token as access_token,
+// since pages cannot set headers on a WebSocket.
+func TestWatchAccessToken(t *testing.T) {
+	ts := newTestServer(t, host.Options{}, Options{Token: "tok"})
+	ts.token = ""
+	c := ts.dial(t, "?from=now&access_token=tok")
+	ts.write(t, "a", "1", 1)
+	if ev := next(t, c); ev.Sequence != 1 {
+		t.Errorf("event %+v", ev)
+	}
+	if _, resp, err := ts.tryDial("?access_token=bad"); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("dial with a bad access_token: %v %v", resp, err)
+	}
+	// Only watches take it.
+	expectError(t, ts.do("GET", "/v1/stats?access_token=tok", nil), 401, "UNAUTHORIZED")
+}
