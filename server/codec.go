@@ -62,7 +62,8 @@ func readBody(r *request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errorf(http.StatusRequestEntityTooLarge, codeValueTooLarge, "request body of %d bytes is larger than %d", r.ContentLength, limit)
 	}
-	body := http.MaxBytesReader(r.w, r.Body, limit)
+	// The underlying writer: it closes the connection after the answer.
+	body := http.MaxBytesReader(r.w.ResponseWriter, r.Body, limit)
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
