@@ -185,8 +185,8 @@ step_test() {
   check_module_deps
   log "unit, conformance, model and fuzz-corpus tests"
   go test -count=1 ./...
-  log "race: host, write-ahead log, hammer and crash tests"
-  go test -count=1 -race ./host ./internal/wal ./tests
+  log "race: host, write-ahead log, hammer and crash tests, server"
+  go test -count=1 -race ./host ./internal/wal ./tests ./server ./internal/cborjson
 
   need_node
   log "JS host: TypeScript declarations (tsc --strict on a typed usage)"

@@ -122,7 +122,7 @@ func (s *Server) batch(r *request) error {
 	e := r.enc().object(1).key("results").array(len(res))
 	for i := range res {
 		e.object(2).key("actor")
-		if res[i].Found || ops[i].Kind != host.BatchDelete {
+		if res[i].Found || ops[i].Kind() != "delete" {
 			e.actor(&res[i].Actor)
 		} else {
 			e.null()
