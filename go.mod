@@ -3,6 +3,7 @@ module github.com/actorstore/actorstore
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/tidwall/btree v1.8.2
