@@ -135,10 +135,7 @@ func (c *Client) Restore(ctx context.Context, r io.Reader) error {
 	if c.isClosed() {
 		return host.ErrClosed
 	}
-	key := host.IdempotencyKey(ctx)
-	if key == "" {
-		key = newIdempotencyKey()
-	}
+	key := idempotencyKey(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/restore", nil), r)
 	if err != nil {
 		return fmt.Errorf("actorstore: restore: %v", err)

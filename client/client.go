@@ -216,6 +216,15 @@ type response struct {
 	body   []byte
 }
 
+// idempotencyKey is the key of a write made with ctx: the one
+// host.WithIdempotencyKey put there, else a fresh one.
+func idempotencyKey(ctx context.Context) string {
+	if k, ok := host.IdempotencyKey(ctx); ok && k != "" {
+		return k
+	}
+	return newIdempotencyKey()
+}
+
 // newIdempotencyKey returns 128 random bits in hex.
 func newIdempotencyKey() string {
 	var b [16]byte
@@ -264,9 +273,7 @@ func (c *Client) send(ctx context.Context, r *request) (*http.Response, error) {
 	target := c.url(r.path, q)
 	var key string
 	if r.write {
-		if key = host.IdempotencyKey(ctx); key == "" {
-			key = newIdempotencyKey()
-		}
+		key = idempotencyKey(ctx)
 	}
 	var lastErr error
 	for attempt := 0; ; attempt++ {

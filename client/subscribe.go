@@ -274,11 +274,19 @@ func closeError(status int, reason string) error {
 var compactedNumbers = regexp.MustCompile(`(\d+)\D+(\d+)`)
 
 // compacted builds the error of a watcher the server closed for falling
-// out of the replay buffer. The numbers come from the feed itself, read
-// from where the subscription stands (the close reason is short), or
-// failing that from the reason.
+// out of the replay buffer: with the numbers of the reason ("requested
+// N, oldest M"), or failing that those the feed gives from where the
+// subscription stands.
 func (s *subscription) compacted(reason string) error {
-	if since, err := strconv.ParseUint(s.from, 10, 64); err == nil && since > 0 {
+	w := &wireError{Code: "COMPACTED"}
+	if m := compactedNumbers.FindStringSubmatch(reason); m != nil {
+		req, err1 := strconv.ParseUint(m[1], 10, 64)
+		old, err2 := strconv.ParseUint(m[2], 10, 64)
+		if err1 == nil && err2 == nil {
+			w.Requested, w.Oldest = &req, &old
+		}
+	}
+	if since, err := strconv.ParseUint(s.from, 10, 64); w.Requested == nil && err == nil && since > 0 {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		_, err := s.c.Changes(ctx, since-1, s.filter, compactedRequest)
 		cancel()
@@ -286,12 +294,11 @@ func (s *subscription) compacted(reason string) error {
 			return err
 		}
 	}
-	_, msg, _ := strings.Cut(reason, ": ")
-	w := &wireError{Code: "COMPACTED", Message: msg}
-	if m := compactedNumbers.FindStringSubmatch(msg); m != nil {
-		req, _ := strconv.ParseUint(m[1], 10, 64)
-		old, _ := strconv.ParseUint(m[2], 10, 64)
-		w.Requested, w.Oldest = &req, &old
+	if w.Requested != nil {
+		// Worded as the store words it.
+		w.Message = fmt.Sprintf("actorstore: compacted: events from %d were evicted, oldest retained is %d", *w.Requested, *w.Oldest)
+	} else {
+		w.Message = "actorstore: compacted: " + reason
 	}
 	return mapWireError(http.StatusGone, w)
 }

@@ -179,6 +179,14 @@ func TestSubscriptionErrors(t *testing.T) {
 			if err == nil {
 				conn.Close(closeErrorBase+409, "RESTORED: actorstore: the store was restored from a snapshot")
 			}
+		case "4":
+			conn, err := websocket.Accept(w, r, nil)
+			if err == nil {
+				conn.Close(closeCompacted, "COMPACTED: requested 7, oldest 9")
+			}
+		default:
+			t.Errorf("unexpected request %s", r.URL)
+			http.Error(w, "unexpected", 500)
 		}
 	}))
 	defer srv.Close()
@@ -196,8 +204,17 @@ func TestSubscriptionErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sub.Next(ctx); !errors.Is(err, host.ErrRestored) {
+	if _, err := sub.Next(ctx); !errors.Is(err, host.ErrRestored) || CodeOf(err) != "RESTORED" {
 		t.Errorf("from 3: Next returned %v, want ErrRestored", err)
+	}
+	sub, err = c.Subscribe(ctx, host.SubscriptionOptions{Start: host.FromSequence(4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sub.Next(ctx)
+	if !errors.As(err, &ce) || ce.Requested != 7 || ce.Oldest != 9 ||
+		err.Error() != "actorstore: compacted: events from 7 were evicted, oldest retained is 9" {
+		t.Errorf("from 4: Next returned %v, want COMPACTED 7/9 from the close reason", err)
 	}
 }
 
