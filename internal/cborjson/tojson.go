@@ -438,10 +438,13 @@ func (w *writer) float(f float64) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes UTF-8 text as a JSON string, escaping quotes,
-// backslashes, control characters, and U+2028 and U+2029 (which some
-// JavaScript parsers refuse raw).
-func appendString(dst, s []byte) []byte {
+// AppendString appends s as a JSON string, escaped as ToJSON escapes
+// text: quotes, backslashes, control characters, and U+2028 and U+2029
+// (which some JavaScript parsers refuse raw). Invalid UTF-8 becomes
+// U+FFFD.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
+func appendString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -468,15 +471,20 @@ func appendString(dst, s []byte) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == '\u2028' || r == '\u2029' {
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\\ufffd"...)
+		case r == '\u2028' || r == '\u2029':
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
 			i += size
-			start = i
 			continue
 		}
 		i += size
+		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
