@@ -22,16 +22,37 @@ func actorPath(typ, id string) string {
 	return "/v1/actors/" + url.PathEscape(typ) + "/" + url.PathEscape(id)
 }
 
-// decode reads a 2xx CBOR answer into v.
-func decode(r *response, v any) error {
+// isCBOR checks that a 2xx answer is CBOR.
+func isCBOR(r *response) error {
 	mt, _, _ := mime.ParseMediaType(r.header.Get("Content-Type"))
 	if mt != cborType {
 		return fmt.Errorf("actorstore: the server answered %q, not %s", r.header.Get("Content-Type"), cborType)
+	}
+	return nil
+}
+
+// decode reads a 2xx CBOR answer holding no stored value into v.
+func decode(r *response, v any) error {
+	if err := isCBOR(r); err != nil {
+		return err
 	}
 	if err := wireDec.Unmarshal(r.body, v); err != nil {
 		return fmt.Errorf("actorstore: undecodable answer: %v", err)
 	}
 	return nil
+}
+
+// read reads a 2xx CBOR answer holding stored values with readFn.
+func read[T any](r *response, readFn func([]byte) (T, error)) (T, error) {
+	if err := isCBOR(r); err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := readFn(r.body)
+	if err != nil {
+		return v, fmt.Errorf("actorstore: undecodable answer: %v", err)
+	}
+	return v, nil
 }
 
 // write sends a single-actor write. Checks run in the store's order: the
@@ -49,11 +70,7 @@ func (c *Client) write(ctx context.Context, method, typ, id string, value any, h
 	if err != nil {
 		return host.Actor{}, err
 	}
-	var a wireActor
-	if err := decode(r, &a); err != nil {
-		return host.Actor{}, err
-	}
-	return a.actor(), nil
+	return read(r, readActor)
 }
 
 // Insert creates an actor at version 0 holding value, encoded as CBOR as
@@ -107,11 +124,11 @@ func (c *Client) lookup(ctx context.Context, method, typ, id string) (host.Actor
 	if err != nil {
 		return host.Actor{}, false, err
 	}
-	var a wireActor
-	if err := decode(r, &a); err != nil {
+	a, err := read(r, readActor)
+	if err != nil {
 		return host.Actor{}, false, err
 	}
-	return a.actor(), true, nil
+	return a, true, nil
 }
 
 // GetAll returns every actor of a type, ordered by id. It pages through
@@ -155,19 +172,25 @@ func (c *Client) List(ctx context.Context, typ, after string, limit int) ([]host
 	if err != nil {
 		return nil, "", err
 	}
-	var l wireList
-	if err := decode(r, &l); err != nil {
+	type page struct {
+		actors []host.Actor
+		next   *string
+	}
+	p, err := read(r, func(b []byte) (page, error) {
+		as, m, err := readList(b, "actors", readActor)
+		p := page{actors: as}
+		if err == nil {
+			err = field(m, "next", &p.next)
+		}
+		return p, err
+	})
+	if err != nil {
 		return nil, "", err
 	}
-	out := make([]host.Actor, len(l.Actors))
-	for i := range l.Actors {
-		out[i] = l.Actors[i].actor()
+	if p.next == nil {
+		return p.actors, "", nil
 	}
-	next := ""
-	if l.Next != nil {
-		next = *l.Next
-	}
-	return out, next, nil
+	return p.actors, *p.next, nil
 }
 
 var batchOpNames = map[host.BatchKind]string{host.BatchInsert: "insert", host.BatchUpdate: "update",
@@ -211,20 +234,13 @@ func (c *Client) Batch(ctx context.Context, ops ...host.BatchOp) ([]host.BatchRe
 	if err != nil {
 		return nil, err
 	}
-	if len(rs.Results) != len(ops) {
-		return nil, fmt.Errorf("actorstore: %d batch results for %d operations", len(rs.Results), len(ops))
+	if len(rs) != len(ops) {
+		return nil, fmt.Errorf("actorstore: %d batch results for %d operations", len(rs), len(ops))
 	}
-	out := make([]host.BatchResult, len(rs.Results))
-	for i, r := range rs.Results {
-		out[i].Found = r.Found
-		if r.Actor != nil {
-			out[i].Actor = r.Actor.actor()
-		}
-	}
-	return out, nil
+	return rs, nil
 }
 
-func (c *Client) sendBatch(ctx context.Context, ops []wireBatchOp) (*wireBatchResults, error) {
+func (c *Client) sendBatch(ctx context.Context, ops []wireBatchOp) ([]host.BatchResult, error) {
 	body, err := wireEnc.Marshal(wireBatch{Ops: ops})
 	if err != nil {
 		return nil, fmt.Errorf("actorstore: encoding a batch: %v", err)
@@ -233,11 +249,10 @@ func (c *Client) sendBatch(ctx context.Context, ops []wireBatchOp) (*wireBatchRe
 	if err != nil {
 		return nil, err
 	}
-	var rs wireBatchResults
-	if err := decode(r, &rs); err != nil {
-		return nil, err
-	}
-	return &rs, nil
+	return read(r, func(b []byte) ([]host.BatchResult, error) {
+		rs, _, err := readList(b, "results", readResult)
+		return rs, err
+	})
 }
 
 // unsendable returns the store's error for an operation whose key or

@@ -24,6 +24,10 @@ func (c *Client) Changes(ctx context.Context, since uint64, f host.Filter, limit
 	return c.ChangesWait(ctx, since, f, limit, 0)
 }
 
+// maxChangesPage is the most events the server gives per request; larger
+// limits are read in several requests.
+const maxChangesPage = 10_000
+
 // ChangesWait is Changes as a long poll: when no event matches yet it
 // waits up to wait (the server caps it) for one, and returns an empty
 // page with the same Next if none came.
@@ -32,15 +36,35 @@ func (c *Client) ChangesWait(ctx context.Context, since uint64, f host.Filter, l
 		return host.ChangePage{}, localError(host.ErrInvalidArgument, "INVALID_ARGUMENT",
 			fmt.Sprintf("invalid argument: negative limit %d", limit))
 	}
-	q := url.Values{"since": {strconv.FormatUint(since, 10)}}
+	if limit == 0 {
+		limit = host.DefaultChangesLimit
+	}
+	out := host.ChangePage{Events: []host.ChangeEvent{}, Next: since}
+	for {
+		n := min(limit-len(out.Events), maxChangesPage)
+		p, err := c.changesPage(ctx, out.Next, f, n, wait)
+		if err != nil {
+			return host.ChangePage{}, err
+		}
+		out.Events = append(out.Events, p.Events...)
+		out.Next = p.Next
+		// A short page ends the feed, or was cut by size: the store's
+		// own page would end there too.
+		if len(p.Events) < n || len(out.Events) >= limit {
+			return out, nil
+		}
+		wait = 0
+	}
+}
+
+// changesPage reads one page of at most maxChangesPage events.
+func (c *Client) changesPage(ctx context.Context, since uint64, f host.Filter, limit int, wait time.Duration) (host.ChangePage, error) {
+	q := url.Values{"since": {strconv.FormatUint(since, 10)}, "limit": {strconv.Itoa(limit)}}
 	if f.ActorType != "" {
 		q.Set("type", f.ActorType)
 	}
 	if f.KeyPrefix != "" {
 		q.Set("prefix", f.KeyPrefix)
-	}
-	if limit != 0 {
-		q.Set("limit", strconv.Itoa(limit))
 	}
 	if wait > 0 {
 		q.Set("wait", wait.String())
@@ -49,15 +73,14 @@ func (c *Client) ChangesWait(ctx context.Context, since uint64, f host.Filter, l
 	if err != nil {
 		return host.ChangePage{}, err
 	}
-	var w wireChanges
-	if err := decode(r, &w); err != nil {
-		return host.ChangePage{}, err
-	}
-	evs, err := events(w.Events)
-	if err != nil {
-		return host.ChangePage{}, fmt.Errorf("actorstore: changes: %v", err)
-	}
-	return host.ChangePage{Events: evs, Next: w.Next}, nil
+	return read(r, func(b []byte) (host.ChangePage, error) {
+		evs, m, err := readList(b, "events", readEvent)
+		p := host.ChangePage{Events: evs}
+		if err == nil {
+			err = field(m, "next", &p.Next)
+		}
+		return p, err
+	})
 }
 
 // Stats returns the store's statistics.

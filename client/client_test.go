@@ -414,3 +414,26 @@ func TestSameLengthValue(t *testing.T) {
 		}
 	}
 }
+
+// Answers of the fake servers, encoded with cbor.Marshal.
+
+type wireActor struct {
+	Type    string          `cbor:"type"`
+	ID      string          `cbor:"id"`
+	Version uint64          `cbor:"version"`
+	Value   cbor.RawMessage `cbor:"value"`
+}
+
+type wireBatchResult struct {
+	Actor *wireActor `cbor:"actor"`
+	Found bool       `cbor:"found"`
+}
+
+type wireBatchResults struct {
+	Results []wireBatchResult `cbor:"results"`
+}
+
+type wireList struct {
+	Actors []wireActor `cbor:"actors"`
+	Next   *string     `cbor:"next"`
+}

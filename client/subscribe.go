@@ -212,13 +212,9 @@ func (s *subscription) read(conn *websocket.Conn) error {
 		if typ != websocket.MessageBinary {
 			return &protocolError{fmt.Errorf("a %v message on a CBOR watch", typ)}
 		}
-		var w wireEvent
-		if err := wireDec.Unmarshal(data, &w); err != nil {
-			return &protocolError{fmt.Errorf("undecodable event: %v", err)}
-		}
-		ev, err := w.event()
+		ev, err := readEvent(data)
 		if err != nil {
-			return &protocolError{err}
+			return &protocolError{fmt.Errorf("undecodable event: %v", err)}
 		}
 		if ev.Sequence <= s.last {
 			continue

@@ -71,18 +71,6 @@ func encodeValue(v any) ([]byte, error) {
 	return b, nil
 }
 
-// wireActor is an actor: {"type","id","version","value"}.
-type wireActor struct {
-	Type    string          `cbor:"type"`
-	ID      string          `cbor:"id"`
-	Version uint64          `cbor:"version"`
-	Value   cbor.RawMessage `cbor:"value"`
-}
-
-func (a *wireActor) actor() host.Actor {
-	return host.Actor{Type: a.Type, ID: a.ID, Version: a.Version, Value: a.Value}
-}
-
 // wireEvent is a change event. A side (previous or new) is present when
 // its version is: its value may itself be CBOR null.
 type wireEvent struct {
@@ -127,18 +115,6 @@ func nonNil(b cbor.RawMessage) cbor.RawMessage {
 	return b
 }
 
-func events(ws []wireEvent) ([]host.ChangeEvent, error) {
-	out := make([]host.ChangeEvent, len(ws))
-	for i := range ws {
-		ev, err := ws[i].event()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = ev
-	}
-	return out, nil
-}
-
 // wireBatchOp is one operation of a batch request.
 type wireBatchOp struct {
 	Op              string          `cbor:"op"`
@@ -150,25 +126,6 @@ type wireBatchOp struct {
 
 type wireBatch struct {
 	Ops []wireBatchOp `cbor:"ops"`
-}
-
-type wireBatchResult struct {
-	Actor *wireActor `cbor:"actor"`
-	Found bool       `cbor:"found"`
-}
-
-type wireBatchResults struct {
-	Results []wireBatchResult `cbor:"results"`
-}
-
-type wireList struct {
-	Actors []wireActor `cbor:"actors"`
-	Next   *string     `cbor:"next"`
-}
-
-type wireChanges struct {
-	Events []wireEvent `cbor:"events"`
-	Next   uint64      `cbor:"next"`
 }
 
 type wireStats struct {
