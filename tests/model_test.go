@@ -94,8 +94,8 @@ type modelHarness struct {
 	gen     *gen
 	targets []target
 	stores  []host.API
-	now    atomic.Int64   // ms
-	seen   map[string]int // outcomes of the model, such as "insert NOT_FOUND"
+	now     atomic.Int64   // ms
+	seen    map[string]int // outcomes of the model, such as "insert NOT_FOUND"
 }
 
 func newModelHarness(t *testing.T, seed uint64, tgs []target) *modelHarness {
