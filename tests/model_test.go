@@ -123,8 +123,10 @@ func (h *modelHarness) step(o *mop) error {
 		results = append(results, got)
 	}
 	h.seen[o.kind+" "+h.commitModel(o, ts)]++
-	if !reflect.DeepEqual(results[0], results[1]) {
-		return fmt.Errorf("targets differ:\n%v: %#v\n%v: %#v", h.targets[0], results[0], h.targets[1], results[1])
+	for i := 1; i < len(results); i++ {
+		if !reflect.DeepEqual(results[0], results[i]) {
+			return fmt.Errorf("targets differ:\n%v: %#v\n%v: %#v", h.targets[0], results[0], h.targets[i], results[i])
+		}
 	}
 	return nil
 }
