@@ -1,8 +1,16 @@
 package tests
 
 import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/actorstore/actorstore/client"
 	"github.com/actorstore/actorstore/host"
 )
 
@@ -10,9 +18,133 @@ import (
 // client, on both engines, beside an embedded store: every result, error
 // (code, fields, batch index), event and statistic must match the model,
 // and the client must return the very Go values the embedded store does,
-// error messages included. Half the operations of
-// TestModel, as each one is a round trip (under -race, a costly one),
-// still enough to reach every outcome of mustSee.
+// error messages included. Half the operations of TestModel, as each one
+// is a round trip (under -race, a costly one), still enough to reach
+// every outcome of mustSee.
 func TestModelRemote(t *testing.T) {
 	runModel(t, append([]target{{host.EngineNative, false}}, remoteTargets...), 10_000)
+}
+
+// cutter is a TCP proxy that can cut every connection through it.
+type cutter struct {
+	l       net.Listener
+	backend string
+
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+	total int
+}
+
+func newCutter(t *testing.T, backend string) *cutter {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{l: l, backend: backend, conns: map[net.Conn]bool{}}
+	go c.serve()
+	t.Cleanup(func() { l.Close(); c.cut() })
+	return c
+}
+
+func (c *cutter) serve() {
+	for {
+		in, err := c.l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", c.backend)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		c.mu.Lock()
+		c.conns[in], c.conns[out] = true, true
+		c.total++
+		c.mu.Unlock()
+		go func() { io.Copy(out, in); out.Close() }()
+		go func() { io.Copy(in, out); in.Close() }()
+	}
+}
+
+// cut closes every connection open through the proxy.
+func (c *cutter) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.conns {
+		conn.Close()
+		delete(c.conns, conn)
+	}
+}
+
+// TestSubscriptionThroughCuts follows the feed of a real server through a
+// proxy that cuts the connection every few milliseconds while a writer
+// makes 2,000 events: the subscription must deliver each of them once,
+// in order, with its value.
+func TestSubscriptionThroughCuts(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 2))
+	for _, e := range engines {
+		s := openStore(t, e, host.Options{ReplayBufferSize: 100_000})
+		direct := serveStore(t, s)
+		px := newCutter(t, direct.URL()[len("http://"):])
+		c, err := client.New("http://"+px.l.Addr().String(), client.Options{
+			Retry: client.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sub, err := c.Subscribe(ctx, host.SubscriptionOptions{Start: host.FromNow(), Filter: host.Filter{ActorType: "t"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 2000
+		go func() {
+			for i := range n {
+				id := strconv.Itoa(i)
+				s.Insert(context.Background(), "t", id, i)
+				s.Insert(context.Background(), "other", id, i) // filtered out
+				if i%10 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+		stop := make(chan struct{})
+		var cuts sync.WaitGroup
+		cuts.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Duration(1+r.IntN(8)) * time.Millisecond):
+					px.cut()
+				}
+			}
+		})
+		for i := range n {
+			ev, err := sub.Next(ctx)
+			if err != nil {
+				t.Fatalf("%v, seed %d: waiting for event %d: %v", e, seed, i, err)
+			}
+			var v int
+			a := host.Actor{Value: ev.NewValue}
+			a.Decode(&v)
+			if ev.Sequence != uint64(2*i+1) || ev.ActorType != "t" || v != i {
+				t.Fatalf("%v, seed %d: event %d is #%d %s/%s value %d, want #%d value %d", e, seed, i, ev.Sequence,
+					ev.ActorType, ev.ActorID, v, 2*i+1, i)
+			}
+		}
+		close(stop)
+		cuts.Wait()
+		sub.Close()
+		px.mu.Lock()
+		conns := px.total
+		px.mu.Unlock()
+		if conns < 5 {
+			t.Errorf("%v: only %d connections: the cuts did not cut", e, conns)
+		}
+		t.Logf("%v: %d events through %d connections", e, n, conns)
+	}
 }
