@@ -13,6 +13,9 @@
 #                      throughput in Chromium
 #   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/
 #   ./build.sh go-demo a small Go program embedding the store
+#   ./build.sh serve   a server on a durable store in ./actorstore-data, on
+#                      http://127.0.0.1:7070 (flags pass on: ./build.sh serve
+#                      --dir /tmp/s --http :7071 --token T)
 # They install what they need: Go modules, npm packages (js/), and Debian's
 # chromium for the browser tests.
 set -euo pipefail
@@ -144,11 +147,17 @@ step_go_demo() {
   go run ./cmd/demo
 }
 
+step_serve() {
+  need_go
+  go run ./cmd/actorstore serve "$@"
+}
+
 case "${1:-}" in
   wasm) step_wasm ;;
   test) step_test ;;
   bench) step_bench ;;
   demo) shift; step_demo "$@" ;;
   go-demo) step_go_demo ;;
-  *) echo "usage: $0 demo|test|bench|wasm|go-demo" >&2; exit 2 ;;
+  serve) shift; step_serve "$@" ;;
+  *) echo "usage: $0 demo|test|bench|wasm|go-demo|serve" >&2; exit 2 ;;
 esac
