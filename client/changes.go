@@ -139,7 +139,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 // of host.Store.Snapshot). It is not retried once bytes have been
 // written to w.
 func (c *Client) Snapshot(ctx context.Context, w io.Writer) error {
-	resp, err := c.send(ctx, &request{method: http.MethodGet, path: "/v1/snapshot"})
+	resp, err := c.send(ctx, &request{method: http.MethodGet, path: "/v1/snapshot", stream: true})
 	if err != nil {
 		return err
 	}

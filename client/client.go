@@ -207,6 +207,7 @@ type request struct {
 	header http.Header
 	write  bool // carries an Idempotency-Key
 	read   bool // takes ?consistency=
+	stream bool // the answer's body is left to the caller, unread
 }
 
 // response is a complete answer with a 2xx status.
@@ -252,15 +253,16 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body) // read already, unless r.stream
 	if err != nil {
 		return nil, c.netError(r, err)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
-// send sends r with retries and returns the 2xx answer with its body
-// unread, or the error the server answered.
+// send sends r with retries and returns the 2xx answer, its body read
+// into memory (so that a connection cut in the middle is retried too)
+// unless r.stream, or the error the server answered.
 func (c *Client) send(ctx context.Context, r *request) (*http.Response, error) {
 	if c.isClosed() {
 		return nil, host.ErrClosed
@@ -325,6 +327,15 @@ func (c *Client) attempt(ctx context.Context, r *request, target, key string) (*
 		return nil, c.netError(r, err)
 	}
 	if resp.StatusCode/100 == 2 {
+		if r.stream {
+			return resp, nil
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, c.netError(r, err)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
 		return resp, nil
 	}
 	defer resp.Body.Close()
@@ -354,7 +365,7 @@ func (c *Client) netError(r *request, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return &netError{op: r.method + " " + c.base.Host + r.path, err: err}
+	return &netError{op: r.method + " " + c.base.String() + r.path, err: err}
 }
 
 // unavailableError is a 503 answer with its Retry-After.

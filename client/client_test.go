@@ -437,3 +437,30 @@ type wireList struct {
 	Actors []wireActor `cbor:"actors"`
 	Next   *string     `cbor:"next"`
 }
+
+// TestRetryAfterCutBody checks that an answer cut in the middle of its
+// body is retried like one never received.
+func TestRetryAfterCutBody(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Content-Type", cborType)
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(200)
+			w.Write([]byte{0xa4})
+			w.(http.Flusher).Flush()
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		writeCBOR(w, 200, wireActor{Type: "t", ID: "a", Version: 3, Value: cbor.RawMessage{0x01}})
+	}))
+	defer srv.Close()
+	c := newTestClient(t, srv.URL, Options{Retry: RetryPolicy{MinBackoff: time.Millisecond}})
+	a, ok, err := c.Get(context.Background(), "t", "a")
+	if err != nil || !ok || a.Version != 3 || n.Load() != 2 {
+		t.Errorf("get after a cut body: %+v %v %v after %d requests", a, ok, err, n.Load())
+	}
+}

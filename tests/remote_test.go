@@ -198,3 +198,41 @@ func TestBatchValuesByteExact(t *testing.T) {
 		t.Fatalf("only %d values", n)
 	}
 }
+
+// TestConsistencyLevels checks that the server takes every read the
+// client makes at each consistency level.
+func TestConsistencyLevels(t *testing.T) {
+	s := openStore(t, host.EngineNative, host.Options{})
+	url := serveStore(t, s).URL()
+	ctx := context.Background()
+	if _, err := s.Insert(ctx, "t", "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []string{client.Linearizable, client.Leader, client.Local} {
+		c, err := client.New(url, client.Options{Consistency: level})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if _, ok, err := c.Get(ctx, "t", "a"); !ok || err != nil {
+			t.Errorf("%s: get: %v %v", level, ok, err)
+		}
+		if as, err := c.GetAll(ctx, "t"); len(as) != 1 || err != nil {
+			t.Errorf("%s: getAll: %d actors, %v", level, len(as), err)
+		}
+		if p, err := c.Changes(ctx, 0, host.Filter{}, 0); len(p.Events) != 1 || err != nil {
+			t.Errorf("%s: changes: %d events, %v", level, len(p.Events), err)
+		}
+		sub, err := c.Subscribe(ctx, host.SubscriptionOptions{})
+		if err != nil {
+			t.Fatalf("%s: subscribe: %v", level, err)
+		}
+		if ev, err := next(ctx, sub, eventWait); err != nil || ev.Sequence != 1 {
+			t.Errorf("%s: subscription: #%d, %v", level, ev.Sequence, err)
+		}
+		sub.Close()
+		if _, err := c.Update(ctx, "t", "a", 2); err != nil {
+			t.Errorf("%s: update: %v", level, err)
+		}
+	}
+}
