@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -174,6 +175,9 @@ func (e *enc) key(k string) *enc {
 func (e *enc) str(v string) *enc {
 	e.elem()
 	if e.cbor {
+		if !utf8.ValidString(v) { // a message quoting bad input
+			v = strings.ToValidUTF8(v, "\uFFFD")
+		}
 		e.b = appendHead(e.b, 3, uint64(len(v)))
 		e.b = append(e.b, v...)
 	} else {

@@ -67,9 +67,13 @@ type Options struct {
 	// MaxWait caps the wait of a long poll (GET /v1/changes?wait=); 60s
 	// by default.
 	MaxWait time.Duration
-	// WatchWriteTimeout bounds how long sending one message to a watcher
-	// may take before the watcher is dropped; 30s by default.
+	// WatchWriteTimeout bounds how long sending one message (or a ping)
+	// to a watcher may take before the watcher is dropped; 30s by default.
 	WatchWriteTimeout time.Duration
+	// WatchPingInterval is how often watchers are pinged, so that a dead
+	// peer is noticed and idle proxies keep the connection; 30s by
+	// default, negative for never.
+	WatchPingInterval time.Duration
 	// NodeID names this node in GET /v1/status for a store that is not a
 	// cluster member; "local" by default.
 	NodeID string
@@ -82,6 +86,7 @@ type Options struct {
 const (
 	DefaultMaxWait           = 60 * time.Second
 	DefaultWatchWriteTimeout = 30 * time.Second
+	DefaultWatchPingInterval = 30 * time.Second
 	defaultMaxValueBytes     = 1 << 20
 	bodySlack                = 64 << 10
 )
@@ -136,6 +141,9 @@ func New(store host.API, o Options) *Server {
 	}
 	if s.opts.WatchWriteTimeout <= 0 {
 		s.opts.WatchWriteTimeout = DefaultWatchWriteTimeout
+	}
+	if s.opts.WatchPingInterval == 0 {
+		s.opts.WatchPingInterval = DefaultWatchPingInterval
 	}
 	if s.opts.NodeID == "" {
 		s.opts.NodeID = "local"
@@ -295,7 +303,7 @@ func (s *Server) serve(r *request) error {
 	if rt == nil {
 		return errorf(http.StatusNotFound, codeNotFound, "no route %s %s", r.Method, r.URL.EscapedPath())
 	}
-	if rt.name != "healthz" && !s.authorized(r.Request) {
+	if rt.name != "healthz" && !s.authorized(r.Request, rt.name == "watch") {
 		r.w.Header().Set("WWW-Authenticate", `Bearer realm="actorstore"`)
 		return errorf(http.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer token")
 	}
@@ -317,12 +325,17 @@ func (s *Server) serve(r *request) error {
 var errShutdown = &apiError{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the server is shutting down"}
 
 // authorized reports whether the request carries the token (or none is
-// needed), comparing in constant time.
-func (s *Server) authorized(r *http.Request) bool {
+// needed), comparing in constant time. A watch may carry it as the query
+// parameter access_token instead (RFC 6750 §2.3), since pages cannot set
+// headers on a WebSocket.
+func (s *Server) authorized(r *http.Request, queryToken bool) bool {
 	if s.opts.Token == "" {
 		return true
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok && queryToken && r.Header.Get("Authorization") == "" {
+		got, ok = r.URL.Query().Get("access_token"), r.URL.Query().Has("access_token")
+	}
 	if !ok {
 		return false
 	}
@@ -434,7 +447,7 @@ func (s *Server) observe(r *request, start time.Time, err error) {
 		status = http.StatusOK
 	}
 	s.metrics.observe(r.route, r.Method, status, d)
-	if err != nil && status >= 500 {
+	if err != nil && (status == http.StatusInternalServerError || status == http.StatusInsufficientStorage) {
 		s.log.Warn("request failed", "method", r.Method, "path", r.URL.EscapedPath(), "route", r.route,
 			"status", status, "duration", d, "error", err.Error())
 		return

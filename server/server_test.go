@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,6 +41,9 @@ func newTestServer(t testing.TB, so host.Options, o Options) *testServer {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
+	if o.Logger == nil {
+		o.Logger = testLogger(t)
+	}
 	s := New(st, o)
 	hs := httptest.NewServer(s)
 	ts := &testServer{t: t, store: st, srv: s, http: hs, token: o.Token}
@@ -55,6 +59,21 @@ func newTestServer(t testing.TB, so host.Options, o Options) *testServer {
 		}
 	})
 	return ts
+}
+
+// testLogger logs to the test's log with -v, else nowhere.
+func testLogger(t testing.TB) *slog.Logger {
+	if !testing.Verbose() {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // response is a decoded answer.

@@ -83,7 +83,7 @@ func (s *Server) watch(r *request) error {
 	var opts host.SubscriptionOptions
 	cbor := false
 	var sub host.Subscription
-	q, err := query(r, "from", "type", "prefix", "format")
+	q, err := query(r, "from", "type", "prefix", "format", "access_token")
 	if err == nil {
 		opts.Start, err = parseFrom(q.Get("from"))
 	}
@@ -125,6 +125,9 @@ func (s *Server) watch(r *request) error {
 	stop := context.AfterFunc(s.downCtx, cancel)
 	defer stop()
 
+	if s.opts.WatchPingInterval > 0 {
+		go s.ping(ctx, conn)
+	}
 	typ := websocket.MessageText
 	if cbor {
 		typ = websocket.MessageBinary
@@ -175,6 +178,30 @@ func (s *Server) endWatch(conn *websocket.Conn, peer context.Context, err error)
 			s.log.Warn("watcher failed", "error", err.Error())
 		}
 		conn.Close(websocket.StatusCode(code), reason)
+	}
+}
+
+// ping pings a watcher every WatchPingInterval until ctx ends, and drops
+// it when a pong does not come back within WatchWriteTimeout.
+func (s *Server) ping(ctx context.Context, conn *websocket.Conn) {
+	t := time.NewTicker(s.opts.WatchPingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Not ctx: a ping cut by Shutdown would drop the connection
+		// without its close frame.
+		pctx, cancel := context.WithTimeout(context.Background(), s.opts.WatchWriteTimeout)
+		err := conn.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Debug("watcher dropped: no pong", "error", err.Error())
+			conn.CloseNow()
+			return
+		}
 	}
 }
 

@@ -7,7 +7,7 @@
 //
 //	CBOR                                    JSON
 //	unsigned / negative integer             number without fraction or exponent: 7, -3, 18446744073709551615
-//	bignum (tag 2 or 3 holding bytes)       the same, exactly: 18446744073709551616
+//	bignum (tag 2 or 3 on ≤ 996 bytes)      the same, exactly: 18446744073709551616
 //	float (16, 32 or 64 bits)               number with a fraction or exponent: 1.0, 2.5, 1e+300, -0.0
 //	NaN, Infinity, -Infinity                {"$float": "NaN"}, {"$float": "Infinity"}, {"$float": "-Infinity"}
 //	byte string                             {"$bytes": "00ff"} (lowercase hex)
@@ -42,7 +42,8 @@
 // Round trips: ToJSON then FromJSON returns the same bytes for every CBOR
 // item FromJSON can write (deterministic CBOR); other encodings of the
 // same value (longer heads, wider floats, indefinite lengths, unsorted
-// keys, NaN payloads) come back in that deterministic form. FromJSON then
+// keys, NaN payloads, bignums with leading zeros or that fit 64 bits)
+// come back in that deterministic form. FromJSON then
 // ToJSON returns the same text for JSON in the form ToJSON writes (no
 // insignificant white space, keys in CBOR order, numbers as ToJSON
 // formats them, strings escaped as ToJSON escapes them).
