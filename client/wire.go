@@ -14,8 +14,9 @@ import (
 
 // The client speaks CBOR both ways (Content-Type and Accept
 // application/cbor): a write's body is the value's CBOR bytes, a batch and
-// every response are CBOR maps with the keys of the JSON form, values
-// embedded as CBOR items. Values therefore pass byte for byte.
+// every answer are CBOR maps with the keys of the JSON form, values
+// embedded as CBOR items. Answers holding values are read with the walker
+// of raw.go, so values pass byte for byte.
 
 const cborType = "application/cbor"
 
@@ -25,9 +26,8 @@ var (
 	encMode cbor.EncMode
 	// wireEnc encodes request bodies (batches).
 	wireEnc cbor.EncMode
-	// wireDec decodes responses: limits as wide as the store's, so that
-	// every value it holds decodes, and text left as the server sent it
-	// (an error message may quote an invalid UTF-8 key).
+	// wireDec decodes the fields of answers: limits as wide as the
+	// store's, and text left as the server sent it.
 	wireDec cbor.DecMode
 )
 
@@ -74,15 +74,14 @@ func encodeValue(v any) ([]byte, error) {
 // wireEvent is a change event. A side (previous or new) is present when
 // its version is: its value may itself be CBOR null.
 type wireEvent struct {
-	Sequence        uint64          `cbor:"sequence"`
-	Operation       string          `cbor:"operation"`
-	Type            string          `cbor:"type"`
-	ID              string          `cbor:"id"`
-	PreviousVersion *uint64         `cbor:"previousVersion"`
-	PreviousValue   cbor.RawMessage `cbor:"previousValue"`
-	NewVersion      *uint64         `cbor:"newVersion"`
-	NewValue        cbor.RawMessage `cbor:"newValue"`
-	Timestamp       cbor.RawMessage `cbor:"timestamp"`
+	Sequence        uint64
+	Operation       string
+	Type, ID        string
+	PreviousVersion *uint64
+	PreviousValue   cbor.RawMessage
+	NewVersion      *uint64
+	NewValue        cbor.RawMessage
+	Timestamp       cbor.RawMessage
 }
 
 var operations = map[string]host.Operation{"insert": host.OpInsert, "update": host.OpUpdate, "delete": host.OpDelete}
