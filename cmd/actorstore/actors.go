@@ -85,7 +85,8 @@ fails with VERSION_MISMATCH unless the actor is at version N.`,
 		Example: `  actorstore update user u1 '{"name": "Ann B."}' --if-version 0`,
 		Args:    rangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if ifVersion < -1 {
+			cas := cmd.Flags().Changed("if-version")
+			if cas && ifVersion < 0 {
 				return usagef("--if-version must be a version (0 or more)")
 			}
 			v, err := e.inputValue(args, 2)
@@ -98,7 +99,7 @@ fails with VERSION_MISMATCH unless the actor is at version N.`,
 			}
 			defer c.Close(cmd.Context())
 			var a host.Actor
-			if cmd.Flags().Changed("if-version") {
+			if cas {
 				a, err = c.UpdateVersioned(cmd.Context(), args[0], args[1], v, uint64(ifVersion))
 			} else {
 				a, err = c.Update(cmd.Context(), args[0], args[1], v)
@@ -109,7 +110,7 @@ fails with VERSION_MISMATCH unless the actor is at version N.`,
 			return e.printActor(&a)
 		},
 	}
-	cmd.Flags().Int64Var(&ifVersion, "if-version", -1, "update only if the actor is at this version (compare-and-swap)")
+	cmd.Flags().Int64Var(&ifVersion, "if-version", 0, "update only if the actor is at this version (compare-and-swap)")
 	return cmd
 }
 

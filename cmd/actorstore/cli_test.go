@@ -212,7 +212,7 @@ func TestCLIAuth(t *testing.T) {
 func TestCLIUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"get", "t"}, {"get", "a", "b", "c"}, {"frob"}, {"get", "--bogus", "a", "b"}, {"watch", "--from=yesterday"},
-		{"update", "t", "a", "1", "--if-version=x"}, {"serve", "--engine=jit"}, {"serve", "--sync=sometimes"},
+		{"update", "t", "a", "1", "--if-version=x"}, {"update", "t", "a", "1", "--if-version=-1"}, {"serve", "--engine=jit"}, {"serve", "--sync=sometimes"},
 		{"insert", "t", "a"}, {"list", "t", "--limit=-1"}, {"stats", "--server=ftp://x"},
 	} {
 		r := cli(t, "", args...)
