@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -50,8 +51,8 @@ func init() {
 type benchOp func(c, i int) error
 
 // runClients runs b.N operations spread over clients goroutines and
-// reports throughput and latency percentiles.
-func runClients(b *testing.B, clients int, op benchOp) {
+// reports throughput and latency percentiles; it returns the throughput.
+func runClients(b *testing.B, clients int, op benchOp) float64 {
 	var next atomic.Int64
 	lat := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
@@ -85,11 +86,27 @@ func runClients(b *testing.B, clients int, op benchOp) {
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) == 0 {
-		return
+		return 0
 	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	opsPerSec := float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(opsPerSec, "ops/s")
 	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	return opsPerSec
+}
+
+// ratios collects throughputs of one benchmark's runs and logs, for each
+// pair, the first's over the second's (the last run of each name wins).
+type ratios map[string]float64
+
+func (r ratios) log(b *testing.B, what string, pairs [][2]string) {
+	for _, p := range pairs {
+		x, y := r[p[0]], r[p[1]]
+		if x > 0 && y > 0 {
+			// Printed, not logged: a parent benchmark's log shows only with -v.
+			fmt.Printf("%s: %-22s %8.0f ops/s vs %-22s %8.0f ops/s: %.2fx\n", what, p[0], x, p[1], y, x/y)
+		}
+	}
 }
 
 // benchTarget is a store served over loopback HTTP, and the same store.
@@ -106,7 +123,7 @@ func newBenchTarget(b *testing.B, so host.Options, clients int) *benchTarget {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close(ctx) })
-	s := New(st, Options{Registerer: prometheus.NewRegistry(), Logger: testLogger(b)})
+	s := New(st, Options{Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	url := newLoopback(b, s)
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, DisableCompression: true}
 	b.Cleanup(tr.CloseIdleConnections)
@@ -152,8 +169,13 @@ var benchClients = []int{1, 16, 64}
 // concurrent clients.
 func BenchmarkOps(b *testing.B) {
 	ctx := context.Background()
+	got := ratios{}
+	var pairs [][2]string
+	defer func() { got.log(b, "http/embedded", pairs) }()
 	for _, opName := range []string{"get", "insert", "update", "cas"} {
 		for _, clients := range benchClients {
+			key := fmt.Sprintf("%s/clients=%d", opName, clients)
+			pairs = append(pairs, [2]string{key + "/http", key + "/embedded"})
 			for _, via := range []string{"http", "embedded"} {
 				b.Run(fmt.Sprintf("op=%s/clients=%d/via=%s", opName, clients, via), func(b *testing.B) {
 					t := newBenchTarget(b, host.Options{}, clients)
@@ -202,7 +224,7 @@ func BenchmarkOps(b *testing.B) {
 							return err
 						}
 					}
-					runClients(b, clients, op)
+					got[key+"/"+via] = runClients(b, clients, op)
 				})
 			}
 		}
@@ -214,6 +236,11 @@ func BenchmarkOps(b *testing.B) {
 // share fsyncs (group commit), over HTTP as on the embedded store.
 func BenchmarkDurableInsert(b *testing.B) {
 	ctx := context.Background()
+	got := ratios{}
+	defer func() {
+		got.log(b, "group commit", [][2]string{{"clients=64/http", "clients=1/http"}, {"clients=64/embedded", "clients=1/embedded"}})
+		got.log(b, "http/embedded", [][2]string{{"clients=1/http", "clients=1/embedded"}, {"clients=64/http", "clients=64/embedded"}})
+	}()
 	for _, clients := range []int{1, 64} {
 		for _, via := range []string{"http", "embedded"} {
 			b.Run(fmt.Sprintf("clients=%d/via=%s", clients, via), func(b *testing.B) {
@@ -228,7 +255,7 @@ func BenchmarkDurableInsert(b *testing.B) {
 						return err
 					}
 				}
-				runClients(b, clients, op)
+				got[fmt.Sprintf("clients=%d/%s", clients, via)] = runClients(b, clients, op)
 			})
 		}
 	}
@@ -244,7 +271,7 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	defer st.Close(context.Background())
 	populate(b, st)
-	s := New(st, Options{Registerer: prometheus.NewRegistry(), Logger: testLogger(b)})
+	s := New(st, Options{Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, c := range []struct {
 		name, method string
 		body         []byte

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"time"
 
@@ -48,7 +49,7 @@ func (s *Server) changes(r *request) error {
 	if err != nil {
 		return err
 	}
-	if len(page.Events) == 0 && wait > 0 {
+	if len(page.Events) == 0 && wait > 0 && page.Next < math.MaxUint64 {
 		if page, err = s.longPoll(ctx, page, f, limit, wait); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,7 +63,8 @@ func readBody(r *request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errorf(http.StatusRequestEntityTooLarge, codeValueTooLarge, "request body of %d bytes is larger than %d", r.ContentLength, limit)
 	}
-	body := http.MaxBytesReader(r.w, r.Body, limit)
+	// The underlying writer: it closes the connection after the answer.
+	body := http.MaxBytesReader(r.w.ResponseWriter, r.Body, limit)
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
@@ -336,15 +338,29 @@ func (r *request) respond(status int, e *enc) error {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(e.b)))
 	r.w.WriteHeader(status)
-	_, err := r.w.Write(e.b)
-	if err != nil {
-		// The client is gone: nothing to answer it with.
-		return nil
-	}
+	// A write error means the client is gone: nothing to answer it with.
+	_, _ = r.w.Write(e.b) // copied into the connection's buffer
+	e.release()
 	return nil
 }
 
-func (r *request) enc() *enc { return newEnc(r.cbor) }
+// encs keeps response encoders' buffers for reuse.
+var encs = sync.Pool{New: func() any { return newEnc(false) }}
+
+// enc returns an encoder for the request's answer; respond releases it.
+func (r *request) enc() *enc {
+	e := encs.Get().(*enc)
+	e.cbor = r.cbor
+	return e
+}
+
+func (e *enc) release() {
+	if cap(e.b) > 64<<10 {
+		return
+	}
+	e.b, e.stack, e.err = e.b[:0], e.stack[:0], nil
+	encs.Put(e)
+}
 
 func appendHead(dst []byte, major byte, n uint64) []byte {
 	m := major << 5

@@ -24,6 +24,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -402,9 +403,7 @@ func (s *Server) serveMetrics(r *request) error {
 // slogPrinter lets promhttp log through slog.
 type slogPrinter struct{ l *slog.Logger }
 
-func (p slogPrinter) Println(v ...any) {
-	p.l.Warn("metrics", "error", strings.TrimSpace(strings.Repeat("%v ", len(v))), "values", v)
-}
+func (p slogPrinter) Println(v ...any) { p.l.Warn("metrics: " + strings.TrimSpace(fmt.Sprintln(v...))) }
 
 // responseWriter records the status and bytes written, for logs and
 // metrics; it lets the WebSocket upgrade hijack the connection.

@@ -145,9 +145,6 @@ func (s *Server) watch(r *request) error {
 			s.endWatch(conn, peer, e.err)
 			return nil
 		}
-		if !cbor {
-			e.b = append(e.b, '\n')
-		}
 		// Not ctx: a write cut by Shutdown would drop the connection
 		// without its close frame.
 		wctx, wcancel := context.WithTimeout(context.Background(), s.opts.WatchWriteTimeout)

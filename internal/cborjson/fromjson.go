@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -36,7 +37,12 @@ func FromJSON(j []byte) ([]byte, error) { return AppendCBOR(nil, j) }
 // AppendCBOR is FromJSON appending to dst. On error dst is returned
 // unchanged in length.
 func AppendCBOR(dst, j []byte) ([]byte, error) {
-	p := parser{in: j, out: dst}
+	if dst == nil {
+		dst = make([]byte, 0, len(j)) // CBOR is rarely longer than its JSON
+	}
+	p := parsers.Get().(*parser)
+	defer p.release()
+	p.in, p.pos, p.out = j, 0, dst
 	p.ws()
 	if err := p.value(0); err != nil {
 		return dst[:len(dst):len(dst)], err
@@ -59,6 +65,19 @@ type parser struct {
 	pairs   []pair // open maps' pairs, innermost last
 	scratch []byte // a string's bytes when it had escapes
 	tmp     []byte // a map's pairs while they are sorted
+}
+
+// parsers keeps parsers' buffers for reuse.
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
+// release returns p to the pool, keeping buffers of a reasonable size.
+func (p *parser) release() {
+	p.in, p.out = nil, nil
+	if cap(p.scratch) > 64<<10 || cap(p.tmp) > 64<<10 || cap(p.pairs) > 4096 {
+		return
+	}
+	p.pairs, p.scratch, p.tmp = p.pairs[:0], p.scratch[:0], p.tmp[:0]
+	parsers.Put(p)
 }
 
 func (p *parser) ws() {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/x448/float16"
@@ -30,7 +31,9 @@ func ToJSON(b []byte) ([]byte, error) { return AppendJSON(nil, b) }
 // AppendJSON is ToJSON appending to dst. On error dst is returned
 // unchanged in length.
 func AppendJSON(dst, b []byte) ([]byte, error) {
-	s := scanner{in: b}
+	s := scanners.Get().(*scanner)
+	defer s.release()
+	s.in = b
 	end, err := s.scan(0, 0)
 	if err != nil {
 		return dst[:len(dst):len(dst)], err
@@ -41,6 +44,19 @@ func AppendJSON(dst, b []byte) ([]byte, error) {
 	w := writer{in: b, out: dst, objects: s.objects}
 	w.item(0)
 	return w.out, nil
+}
+
+// scanners keeps scanners' buffers for reuse.
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+func (s *scanner) release() {
+	s.in = nil
+	if cap(s.objects) > 4096 || cap(s.keys) > 4096 {
+		return
+	}
+	clear(s.keys[:cap(s.keys)])
+	s.objects, s.keys = s.objects[:0], s.keys[:0]
+	scanners.Put(s)
 }
 
 // readHead reads the head of an item at off: its major type, additional
