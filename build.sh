@@ -19,6 +19,9 @@
 #   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/,
 #                      and its copy in the npm package, js/actorstore.wasm
 #   ./build.sh go-demo a small Go program embedding the store
+#   ./build.sh serve   a server on a durable store in ./actorstore-data, on
+#                      http://127.0.0.1:7070 (flags pass on: ./build.sh serve
+#                      --dir /tmp/s --http :7071 --token T)
 # They install what they need: Go modules, npm packages (js/, and for
 # tests/pack/ a temporary project's), and Debian's chromium for the browser
 # tests.
@@ -185,8 +188,8 @@ step_test() {
   check_module_deps
   log "unit, conformance, model and fuzz-corpus tests"
   go test -count=1 ./...
-  log "race: host, write-ahead log, hammer and crash tests, server"
-  go test -count=1 -race ./host ./internal/wal ./tests ./server ./internal/cborjson
+  log "race: host, write-ahead log, hammer and crash tests, server, client"
+  go test -count=1 -race ./host ./internal/wal ./tests ./server ./internal/cborjson ./client ./cmd/actorstore
 
   need_node
   log "JS host: TypeScript declarations (tsc --strict on a typed usage)"
@@ -234,11 +237,17 @@ step_go_demo() {
   go run ./cmd/demo
 }
 
+step_serve() {
+  need_go
+  go run ./cmd/actorstore serve "$@"
+}
+
 case "${1:-}" in
   wasm) step_wasm ;;
   test) step_test ;;
   bench) step_bench ;;
   demo) shift; step_demo "$@" ;;
   go-demo) step_go_demo ;;
-  *) echo "usage: $0 demo|test|bench|wasm|go-demo" >&2; exit 2 ;;
+  serve) shift; step_serve "$@" ;;
+  *) echo "usage: $0 demo|test|bench|wasm|go-demo|serve" >&2; exit 2 ;;
 esac

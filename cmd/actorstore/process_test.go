@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/actorstore/actorstore/client"
+	"github.com/actorstore/actorstore/host"
+)
+
+// These tests build the actorstore binary and run `serve` in a child
+// process: killed with SIGKILL during acknowledged writes, it must come
+// back with every one of them; stopped with SIGTERM, it must tell its
+// watchers (close 1001) and close the store cleanly.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the command once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "actorstore-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "actorstore")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// node is a running `actorstore serve`.
+type node struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	exited chan struct{}
+	err    error // Wait's, once exited is closed
+}
+
+// freePort returns a port of 127.0.0.1 nothing listens on just now.
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startNode runs serve on dir at addr ("" for a free port, picked again
+// should another process take it first) and waits until it answers.
+func startNode(t *testing.T, dir, addr string, extra ...string) *node {
+	t.Helper()
+	bin := binary(t)
+	for attempt := 0; ; attempt++ {
+		a := addr
+		if a == "" {
+			a = freePort(t)
+		}
+		n := &node{url: "http://" + a, stderr: &syncBuffer{}, exited: make(chan struct{})}
+		args := append([]string{"serve", "--dir", dir, "--http", a}, extra...)
+		n.cmd = exec.Command(bin, args...)
+		n.cmd.Stderr = n.stderr
+		// wazero's compiled module, shared by every run of the tests.
+		n.cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(os.TempDir(), "actorstore-tests-cache"))
+		if err := n.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { n.err = n.cmd.Wait(); close(n.exited) }()
+		err := n.waitReady(30 * time.Second)
+		if err == nil {
+			t.Cleanup(func() { n.kill() })
+			return n
+		}
+		n.kill()
+		if addr == "" && attempt < 5 && strings.Contains(n.stderr.String(), "address already in use") {
+			continue
+		}
+		t.Fatalf("serve %v: %v\n%s", args, err, n.stderr.String())
+	}
+}
+
+// waitReady polls /healthz until it answers or the process exits.
+func (n *node) waitReady(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		select {
+		case <-n.exited:
+			return fmt.Errorf("exited: %v", n.err)
+		default:
+		}
+		resp, err := http.Get(n.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return errors.New("not ready in time")
+}
+
+func (n *node) kill() {
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.exited
+}
+
+// TestKillDuringWrites kills the server with SIGKILL while clients write
+// and checks, after a restart on the same directory, that every write
+// the server acknowledged is there, for each sync policy.
+func TestKillDuringWrites(t *testing.T) {
+	for _, policy := range []string{"always", "never"} {
+		t.Run(policy, func(t *testing.T) {
+			dir := t.TempDir()
+			for round := range 2 {
+				n := startNode(t, dir, "", "--engine", "native", "--sync", policy)
+				acked := killDuringWrites(t, n, fmt.Sprintf("r%d-", round))
+				n2 := startNode(t, dir, "", "--engine", "native", "--sync", policy)
+				checkAcked(t, n2, acked)
+				n2.kill()
+			}
+		})
+	}
+}
+
+// write is an acknowledged write: the actor and the version it got.
+type write struct {
+	id      string
+	version uint64
+	value   int
+}
+
+// killDuringWrites runs writers against n and kills n once they have had
+// some writes acknowledged; it returns those.
+func killDuringWrites(t *testing.T, n *node, prefix string) []write {
+	c, err := client.New(n.url, client.Options{Retry: client.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	var mu sync.Mutex
+	var acked []write
+	var count atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			ctx := context.Background()
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("%sw%d-%d", prefix, w, i)
+				var a host.Actor
+				var err error
+				if i%3 == 2 { // an update of the previous actor, as a batch with an insert
+					var rs []host.BatchResult
+					rs, err = c.Batch(ctx, host.UpdateVersionedOp("k", fmt.Sprintf("%sw%d-%d", prefix, w, i-1), i, 0),
+						host.InsertOp("k", id, i))
+					if err == nil {
+						mu.Lock()
+						acked = append(acked, write{rs[0].Actor.ID, 1, i})
+						mu.Unlock()
+						a = rs[1].Actor
+					}
+				} else {
+					a, err = c.Insert(ctx, "k", id, i)
+				}
+				if err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				acked = append(acked, write{a.ID, a.Version, i})
+				mu.Unlock()
+				count.Add(1)
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count.Load() < 150 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	n.cmd.Process.Signal(syscall.SIGKILL) // during writes: the writers are still going
+	wg.Wait()
+	<-n.exited
+	if len(acked) < 150 {
+		t.Fatalf("only %d writes acknowledged", len(acked))
+	}
+	return acked
+}
+
+// checkAcked checks that every acknowledged write is in n's store, at
+// its version or later, and in its change feed.
+func checkAcked(t *testing.T, n *node, acked []write) {
+	c, err := client.New(n.url, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	ctx := context.Background()
+	all, err := c.GetAll(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]host.Actor{}
+	for _, a := range all {
+		have[a.ID] = a
+	}
+	for _, w := range acked {
+		a, ok := have[w.id]
+		var v int
+		if ok {
+			a.Decode(&v)
+		}
+		if !ok || a.Version < w.version || (a.Version == w.version && v != w.value) {
+			t.Fatalf("acknowledged write %+v lost: found %v, version %d, value %d", w, ok, a.Version, v)
+		}
+	}
+	st, err := c.Stats(ctx)
+	if err != nil || st.CurrentSequence < uint64(len(acked)) {
+		t.Fatalf("stats after restart: %+v (%v), %d writes acknowledged", st, err, len(acked))
+	}
+	t.Logf("%d acknowledged writes kept; %d actors, sequence %d after restart", len(acked), len(all), st.CurrentSequence)
+}
+
+// TestTerminate stops the server with SIGTERM under a watcher and a
+// subscription: the watcher gets close 1001, the process exits 0 with a
+// clean store, and the subscription, its server restarted on the same
+// address, resumes after the last event it delivered.
+func TestTerminate(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir, "") // the default engine, wasm
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.New(n.url, client.Options{Retry: client.RetryPolicy{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for i := range 5 {
+		if _, err := c.Insert(ctx, "t", fmt.Sprint(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, err := c.Subscribe(ctx, host.SubscriptionOptions{Start: host.FromBeginning()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for want := uint64(1); want <= 5; want++ {
+		if ev, err := sub.Next(ctx); err != nil || ev.Sequence != want {
+			t.Fatalf("event %d: #%d, %v", want, ev.Sequence, err)
+		}
+	}
+	ws, _, err := websocket.Dial(ctx, n.url+"/v1/watch?from=now", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	_, _, err = ws.Read(ctx)
+	if s := websocket.CloseStatus(err); s != websocket.StatusGoingAway {
+		t.Errorf("watcher ended with %v (status %d), want 1001", err, s)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGTERM")
+	}
+	if n.err != nil {
+		t.Errorf("exited with %v, want 0\n%s", n.err, n.stderr.String())
+	}
+	for _, line := range []string{"shutting down", "signal=terminated", "store closed", "stopped"} {
+		if !strings.Contains(n.stderr.String(), line) {
+			t.Errorf("log lacks %q:\n%s", line, n.stderr.String())
+		}
+	}
+	// Closed cleanly: the directory opens at once, with everything.
+	s, err := host.Open(ctx, host.Options{Dir: dir, Engine: host.EngineNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats(ctx)
+	s.Close(ctx)
+	if err != nil || st.CurrentSequence != 5 {
+		t.Fatalf("reopened store: %+v, %v", st, err)
+	}
+
+	// The subscription waits, reconnecting; once the server is back it
+	// resumes at event 6.
+	startNode(t, dir, strings.TrimPrefix(n.url, "http://"))
+	for i := 5; i < 8; i++ {
+		if _, err := c.Insert(ctx, "t", fmt.Sprint(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for want := uint64(6); want <= 8; want++ {
+		if ev, err := sub.Next(ctx); err != nil || ev.Sequence != want {
+			t.Fatalf("after the restart: event #%d, %v; want #%d", ev.Sequence, err, want)
+		}
+	}
+}
