@@ -54,8 +54,14 @@ type Error struct {
 // Error returns the message prefixed with "actorstore: ".
 func (e *Error) Error() string { return "actorstore: " + e.Msg }
 
+// NewError returns an error of code c outside a batch (Index -1) with
+// message msg. Errors of a batch operation set Index afterwards.
+func NewError(c Code, msg string) *Error {
+	return &Error{Code: c, Index: -1, Msg: msg}
+}
+
 func errorf(c Code, format string, args ...any) *Error {
-	return &Error{Code: c, Index: -1, Msg: sprintf(format, args...)}
+	return NewError(c, sprintf(format, args...))
 }
 
 // sprintf formats %s and %d with strings and integers only. The core

@@ -7,6 +7,9 @@ const (
 	DefaultMaxValueBytes     = 1 << 20
 	DefaultMaxDataBytes      = 1 << 30
 
+	// MaxReplayBufferSize is the largest ReplayBufferSize a store accepts.
+	MaxReplayBufferSize = 10_000_000
+
 	// MaxTypeBytes and MaxIDBytes bound the two parts of a key.
 	MaxTypeBytes = 256
 	MaxIDBytes   = 1024
@@ -56,8 +59,8 @@ func (o Options) Normalize() (Options, *Error) {
 		o.MaxDataBytes = DefaultMaxDataBytes
 	}
 	switch {
-	case o.ReplayBufferSize < 1 || o.ReplayBufferSize > 10_000_000:
-		return o, errorf(InvalidArgument, "invalid options: ReplayBufferSize %d not in 1..10000000", o.ReplayBufferSize)
+	case o.ReplayBufferSize < 1 || o.ReplayBufferSize > MaxReplayBufferSize:
+		return o, errorf(InvalidArgument, "invalid options: ReplayBufferSize %d not in 1..%d", o.ReplayBufferSize, MaxReplayBufferSize)
 	case o.ReplayBufferBytes < 1 || o.ReplayBufferBytes > MaxDataLimit:
 		return o, errorf(InvalidArgument, "invalid options: ReplayBufferBytes %d not in 1..%d", o.ReplayBufferBytes, MaxDataLimit)
 	case o.MaxValueBytes < 1 || o.MaxValueBytes > MaxValueLimit:

@@ -1,8 +1,9 @@
 package core
 
 import (
-	"encoding/binary"
 	"strconv"
+
+	"github.com/actorstore/actorstore/internal/le"
 )
 
 // A mutation record is what a write-ahead log holds: the operations of one
@@ -25,14 +26,16 @@ import (
 //
 // A record of one operation is replayed as that operation, a longer one as
 // an atomic batch.
-const recordFormat = 1
+
+// RecordFormat is the first byte of every mutation record.
+const RecordFormat = 1
 
 // AppendRecord appends the record of ops, applied at ts with firstSeq as
 // the sequence of their first event, to dst.
 func AppendRecord(dst []byte, firstSeq uint64, ts int64, ops []Op) []byte {
-	dst = binary.AppendUvarint(append(dst, recordFormat), firstSeq)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
-	dst = binary.AppendUvarint(dst, uint64(len(ops)))
+	dst = le.AppendUvarint(append(dst, RecordFormat), firstSeq)
+	dst = le.AppendUint64(dst, uint64(ts))
+	dst = le.AppendUvarint(dst, uint64(len(ops)))
 	for i := range ops {
 		op := &ops[i]
 		dst = append(dst, byte(op.Kind))
@@ -42,14 +45,14 @@ func AppendRecord(dst []byte, firstSeq uint64, ts int64, ops []Op) []byte {
 			dst = appendBytes(dst, op.Value)
 		}
 		if op.Kind == KindUpdateVersioned {
-			dst = binary.AppendUvarint(dst, op.Expected)
+			dst = le.AppendUvarint(dst, op.Expected)
 		}
 	}
 	return dst
 }
 
 func appendBytes[T string | []byte](dst []byte, s T) []byte {
-	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
+	return append(le.AppendUvarint(dst, uint64(len(s))), s...)
 }
 
 // Record is a decoded mutation record. Its values share the decoded bytes.
@@ -89,7 +92,7 @@ func (r *reader) uvarint() uint64 {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(r.b[r.off:])
+	v, n := le.Uvarint(r.b[r.off:])
 	if n <= 0 {
 		r.fail("bad varint")
 		return 0
@@ -103,7 +106,7 @@ func (r *reader) fixed64() uint64 {
 		r.fail("unexpected end")
 		return 0
 	}
-	v := binary.LittleEndian.Uint64(r.b[r.off:])
+	v := le.Uint64(r.b[r.off:])
 	r.off += 8
 	return v
 }
@@ -130,7 +133,7 @@ func (r *reader) done() bool { return r.err == nil && r.off == len(r.b) }
 // operations through the same checks as any write.
 func DecodeRecord(b []byte) (Record, *Error) {
 	r := reader{b: b, what: "record"}
-	if f := r.byte(); r.err == nil && f != recordFormat {
+	if f := r.byte(); r.err == nil && f != RecordFormat {
 		r.off--
 		r.fail("unknown format " + strconv.Itoa(int(f)))
 	}
@@ -212,9 +215,9 @@ func (s *Store) ReplayRecord(r *Record) (first, last uint64, err *Error) {
 // RecordSequence returns a mutation record's first sequence without
 // decoding the rest; ok is false when b does not start as a record does.
 func RecordSequence(b []byte) (seq uint64, ok bool) {
-	if len(b) < 2 || b[0] != recordFormat {
+	if len(b) < 2 || b[0] != RecordFormat {
 		return 0, false
 	}
-	v, n := binary.Uvarint(b[1:])
+	v, n := le.Uvarint(b[1:])
 	return v, n > 0 && v > 0
 }

@@ -1,12 +1,13 @@
 package core
 
 import (
-	"encoding/binary"
 	"hash/crc32"
 	"strconv"
 	"unsafe"
 
 	"github.com/tidwall/btree"
+
+	"github.com/actorstore/actorstore/internal/le"
 )
 
 // A snapshot is the whole state of a store as a byte stream that every host
@@ -48,6 +49,10 @@ const (
 	flagPrev = 1
 	flagNew  = 2
 )
+
+// MaxSnapshotChunk bounds the bytes one Engine.SnapshotNext returns,
+// beyond one frame larger than it.
+const MaxSnapshotChunk = 16 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -108,10 +113,10 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 		switch sn.stage {
 		case 0:
 			dst = append(dst, snapshotMagic...)
-			dst = binary.LittleEndian.AppendUint32(dst, snapshotVersion)
+			dst = le.AppendUint32(dst, snapshotVersion)
 			at := openFrame(&dst, frameMeta)
 			for _, v := range [...]uint64{sn.info.Sequence, sn.dropped, sn.info.Actors, sn.info.Events} {
-				dst = binary.AppendUvarint(dst, v)
+				dst = le.AppendUvarint(dst, v)
 			}
 			closeFrame(dst, at)
 			sn.iter = sn.tree.t.Iter()
@@ -128,7 +133,7 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 				a := sn.iter.Item().a
 				dst = appendBytes(dst, a.Type)
 				dst = appendBytes(dst, a.ID)
-				dst = binary.AppendUvarint(dst, a.Version)
+				dst = le.AppendUvarint(dst, a.Version)
 				dst = appendBytes(dst, a.Value)
 				sn.more = sn.iter.Next()
 			}
@@ -147,8 +152,8 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 			closeFrame(dst, at)
 		case 3:
 			at := openFrame(&dst, frameEnd)
-			dst = binary.AppendUvarint(dst, sn.info.Actors)
-			dst = binary.AppendUvarint(dst, sn.info.Events)
+			dst = le.AppendUvarint(dst, sn.info.Actors)
+			dst = le.AppendUvarint(dst, sn.info.Events)
 			closeFrame(dst, at)
 			sn.stage, sn.events, sn.tree = 4, nil, tree{}
 		}
@@ -166,12 +171,12 @@ func openFrame(dst *[]byte, kind byte) int {
 
 func closeFrame(dst []byte, at int) {
 	p := dst[at+frameHeader:]
-	binary.LittleEndian.PutUint32(dst[at:], uint32(len(p)))
-	binary.LittleEndian.PutUint32(dst[at+4:], crc32.Checksum(p, castagnoli))
+	le.PutUint32(dst[at:], uint32(len(p)))
+	le.PutUint32(dst[at+4:], crc32.Checksum(p, castagnoli))
 }
 
 func appendEvent(dst []byte, e *Event) []byte {
-	dst = binary.AppendUvarint(dst, e.Sequence)
+	dst = le.AppendUvarint(dst, e.Sequence)
 	dst = append(dst, byte(e.Op))
 	dst = appendBytes(dst, e.Type)
 	dst = appendBytes(dst, e.ID)
@@ -184,14 +189,14 @@ func appendEvent(dst []byte, e *Event) []byte {
 	}
 	dst = append(dst, flags)
 	if e.HasPrev {
-		dst = binary.AppendUvarint(dst, e.PrevVersion)
+		dst = le.AppendUvarint(dst, e.PrevVersion)
 		dst = appendBytes(dst, e.Prev)
 	}
 	if e.HasNew {
-		dst = binary.AppendUvarint(dst, e.NewVersion)
+		dst = le.AppendUvarint(dst, e.NewVersion)
 		dst = appendBytes(dst, e.New)
 	}
-	return binary.LittleEndian.AppendUint64(dst, uint64(e.Timestamp))
+	return le.AppendUint64(dst, uint64(e.Timestamp))
 }
 
 // Restorer builds a new store from a snapshot stream written to it in
@@ -251,7 +256,7 @@ func (r *Restorer) Write(p []byte) *Error {
 			if string(b[:len(snapshotMagic)]) != snapshotMagic {
 				return r.fail(at, "not an Actor Store snapshot")
 			}
-			if v := binary.LittleEndian.Uint32(b[len(snapshotMagic):]); v != snapshotVersion {
+			if v := le.Uint32(b[len(snapshotMagic):]); v != snapshotVersion {
 				return r.fail(at, "unsupported snapshot version "+strconv.FormatUint(uint64(v), 10))
 			}
 			r.pos += snapshotHeader
@@ -264,7 +269,7 @@ func (r *Restorer) Write(p []byte) *Error {
 		if r.stage == 4 {
 			return r.fail(at, "bytes after the end frame")
 		}
-		n := binary.LittleEndian.Uint32(b)
+		n := le.Uint32(b)
 		if n == 0 || n > maxFrame {
 			return r.fail(at, "frame length "+strconv.FormatUint(uint64(n), 10)+" out of range")
 		}
@@ -272,7 +277,7 @@ func (r *Restorer) Write(p []byte) *Error {
 			return nil
 		}
 		payload := b[frameHeader : frameHeader+int(n)]
-		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		if crc32.Checksum(payload, castagnoli) != le.Uint32(b[4:]) {
 			return r.fail(at, "bad checksum")
 		}
 		if err := r.frame(payload, at); err != nil {

@@ -152,6 +152,38 @@ func (s *Store) Scan(typ, after string, fn func(*Actor) bool) {
 	s.tree.scan(typ, after, fn)
 }
 
+// A page of ScanPage accounts PageHeaderBytes, and each actor on it
+// len(ID)+len(Value)+PageActorBytes: the bytes of the get_all result that
+// encodes it (wasm/ABI.md; internal/abi checks the two agree).
+const (
+	PageHeaderBytes = 6
+	PageActorBytes  = 16
+)
+
+// ScanPage calls fn for the actors of type typ with ids greater than
+// after, in id order, one page of them: it stops before an actor once the
+// page accounts maxBytes or more, and never before the first. more reports
+// that actors remain after the page. An invalid type is InvalidKey. Every
+// host pages GetAll with it, so pages end at the same actors on all of
+// them.
+func (s *Store) ScanPage(typ, after string, maxBytes int, fn func(*Actor)) (more bool, err *Error) {
+	if err := CheckType(typ); err != nil {
+		return false, err
+	}
+	size, n := PageHeaderBytes, 0
+	s.Scan(typ, after, func(a *Actor) bool {
+		if n > 0 && size >= maxBytes {
+			more = true
+			return false
+		}
+		fn(a)
+		size += len(a.ID) + len(a.Value) + PageActorBytes
+		n++
+		return true
+	})
+	return more, nil
+}
+
 // GetAll returns every actor of type typ, ordered by id.
 func (s *Store) GetAll(typ string) []Actor {
 	var out []Actor

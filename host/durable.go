@@ -231,13 +231,13 @@ func restoreFile(eng engine, f wal.File) error {
 		}
 		return err
 	}
-	st, cerr := eng.restoreEnd()
+	seq, cerr := eng.restoreEnd()
 	if cerr != nil {
 		return &CorruptError{File: f.Path, Offset: read, Reason: cerr.Msg}
 	}
-	if st.CurrentSequence != f.Seq {
+	if seq != f.Seq {
 		// Its name is what decides which log records follow it.
-		return &CorruptError{File: f.Path, Offset: -1, Reason: fmt.Sprintf("snapshot holds sequence %d, its name says %d", st.CurrentSequence, f.Seq)}
+		return &CorruptError{File: f.Path, Offset: -1, Reason: fmt.Sprintf("snapshot holds sequence %d, its name says %d", seq, f.Seq)}
 	}
 	return nil
 }
@@ -397,13 +397,14 @@ func (d *durable) restored(s *Store) error {
 	return nil
 }
 
-// healLocked replaces a trapped wasm guest of a durable store with a new
-// instance rebuilt from the directory, as Open would: every acknowledged
-// write is in the log. The call that trapped returned ErrInternal; the
-// next one finds the store whole again. Called with Store.mu held.
+// healLocked replaces an engine of a durable store that lost its state (a
+// wasm guest that trapped) with a new one rebuilt from the directory, as
+// Open would: every acknowledged write is in the log. The call that
+// trapped returned ErrInternal; the next one finds the store whole again.
+// Called with Store.mu held.
 func (s *Store) healLocked(ctx context.Context) error {
-	w, ok := s.eng.(*wasmEngine)
-	if !ok || w.dead == nil {
+	old, ok := s.eng.(renewable)
+	if !ok || !old.lost() {
 		return nil
 	}
 	d := s.dur
@@ -412,7 +413,7 @@ func (s *Store) healLocked(ctx context.Context) error {
 		return d.failed
 	}
 	start := time.Now()
-	eng, err := newWASM(ctx, s.opts.CacheDir, s.co)
+	eng, err := old.renew(ctx)
 	if err != nil {
 		return fmt.Errorf("actorstore: replacing the trapped wasm guest: %w", err)
 	}
@@ -426,7 +427,7 @@ func (s *Store) healLocked(ctx context.Context) error {
 		return fmt.Errorf("actorstore: replacing the trapped wasm guest: %w", err)
 	}
 	d.recovery.Duration = time.Since(start)
-	w.close(ctx)
+	s.eng.close(ctx)
 	s.eng = eng
 	d.heals++
 	return nil

@@ -33,26 +33,33 @@ type engine interface {
 	// restoreEnd puts it in place when the stream was whole and valid.
 	restoreBegin() *core.Error
 	restoreWrite(p []byte) *core.Error
-	restoreEnd() (core.Stats, *core.Error)
+	restoreEnd() (sequence uint64, err *core.Error)
 	restoreAbort()
 }
 
-// nativeEngine runs the core directly. It copies values on the way out so
-// that callers cannot reach the stored bytes, as the wasm engine cannot.
+// renewable is an engine that can lose its state — a wasm guest that
+// trapped — and be replaced by a new, empty one with the same options
+// (durable stores then rebuild it from their directory).
+type renewable interface {
+	lost() bool
+	renew(ctx context.Context) (engine, error)
+}
+
+// nativeEngine runs the core directly: a core.Engine, as the module is.
+// It copies values on the way out so that callers cannot reach the stored
+// bytes, as the wasm engine cannot.
 type nativeEngine struct {
-	s    *core.Store
-	snap *core.Snapshot
-	rest *core.Restorer
+	e *core.Engine
 }
 
 var _ engine = (*nativeEngine)(nil)
 
 func newNative(o core.Options) (*nativeEngine, *core.Error) {
-	s, err := core.New(o)
+	e, err := core.NewEngine(o)
 	if err != nil {
 		return nil, err
 	}
-	return &nativeEngine{s: s}, nil
+	return &nativeEngine{e: e}, nil
 }
 
 func clone(b []byte) []byte {
@@ -63,38 +70,28 @@ func clone(b []byte) []byte {
 }
 
 func (n *nativeEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
-	r, err := n.s.Apply(op, ts)
+	r, err := n.e.Store().Apply(op, ts)
 	r.Actor.Value = clone(r.Actor.Value) // the store keeps op.Value
 	return r, err
 }
 
 func (n *nativeEngine) get(typ, id string) (core.Actor, bool, *core.Error) {
-	a, ok, err := n.s.Lookup(typ, id)
+	a, ok, err := n.e.Store().Lookup(typ, id)
 	a.Value = clone(a.Value)
 	return a, ok, err
 }
 
 func (n *nativeEngine) scan(typ, after string, maxBytes int) ([]core.Actor, bool, *core.Error) {
-	if err := core.CheckType(typ); err != nil {
-		return nil, false, err
-	}
 	var out []core.Actor
-	size, more := 0, false
-	n.s.Scan(typ, after, func(a *core.Actor) bool {
-		if len(out) > 0 && size >= maxBytes {
-			more = true
-			return false
-		}
+	more, err := n.e.Store().ScanPage(typ, after, maxBytes, func(a *core.Actor) {
 		out = append(out, core.Actor{Type: a.Type, ID: a.ID, Value: clone(a.Value), Version: a.Version})
-		size += len(a.ID) + len(a.Value) + 16
-		return true
 	})
-	return out, more, nil
+	return out, more, err
 }
 
 func (n *nativeEngine) changes(since uint64, f core.Filter, limit, maxBytes int) (core.Page, *core.Error) {
 	var p core.Page
-	next, err := n.s.ScanChanges(since, f, limit, int64(maxBytes), func(e *core.Event) {
+	next, err := n.e.Store().ScanChanges(since, f, limit, int64(maxBytes), func(e *core.Event) {
 		c := *e
 		c.Prev, c.New = clone(e.Prev), clone(e.New)
 		p.Events = append(p.Events, c)
@@ -104,73 +101,42 @@ func (n *nativeEngine) changes(since uint64, f core.Filter, limit, maxBytes int)
 }
 
 func (n *nativeEngine) sequenceAtTime(ts int64) (uint64, *core.Error) {
-	return n.s.SequenceAtTime(ts), nil
+	return n.e.Store().SequenceAtTime(ts), nil
 }
 
 func (n *nativeEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error) {
-	rs, err := n.s.Batch(ops, ts)
+	rs, err := n.e.Store().Batch(ops, ts)
 	for i := range rs {
 		rs[i].Actor.Value = clone(rs[i].Actor.Value)
 	}
 	return rs, err
 }
 
-func (n *nativeEngine) stats() (core.Stats, *core.Error) { return n.s.Stats(), nil }
+func (n *nativeEngine) stats() (core.Stats, *core.Error) { return n.e.Store().Stats(), nil }
 
 func (n *nativeEngine) close(context.Context) error { return nil }
 
 func (n *nativeEngine) replay(rec []byte) (first, last uint64, err *core.Error) {
-	return n.s.Replay(bytes.Clone(rec)) // the store keeps its values
+	return n.e.Store().Replay(bytes.Clone(rec)) // the store keeps its values
 }
 
 func (n *nativeEngine) snapshotBegin() (core.SnapshotInfo, *core.Error) {
-	n.snapshotEnd()
-	n.snap = n.s.Snapshot()
-	return n.snap.Info(), nil
+	return n.e.SnapshotBegin(), nil
 }
 
 func (n *nativeEngine) snapshotNext(limit int) ([]byte, *core.Error) {
-	if n.snap == nil {
-		return nil, &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no snapshot in progress"}
-	}
-	return n.snap.Next(nil, limit), nil
+	return n.e.SnapshotNext(nil, limit)
 }
 
-func (n *nativeEngine) snapshotEnd() {
-	if n.snap != nil {
-		n.snap.Close()
-		n.snap = nil
-	}
+func (n *nativeEngine) snapshotEnd() { n.e.SnapshotEnd() }
+
+func (n *nativeEngine) restoreBegin() *core.Error { return n.e.RestoreBegin() }
+
+func (n *nativeEngine) restoreWrite(p []byte) *core.Error { return n.e.RestoreWrite(p) }
+
+func (n *nativeEngine) restoreEnd() (uint64, *core.Error) {
+	st, err := n.e.RestoreEnd()
+	return st.CurrentSequence, err
 }
 
-func (n *nativeEngine) restoreBegin() *core.Error {
-	r, err := core.NewRestorer(n.s.Options())
-	n.rest = r
-	return err
-}
-
-func (n *nativeEngine) restoreWrite(p []byte) *core.Error {
-	if n.rest == nil {
-		return &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no restore in progress"}
-	}
-	err := n.rest.Write(p)
-	if err != nil {
-		n.rest = nil
-	}
-	return err
-}
-
-func (n *nativeEngine) restoreEnd() (core.Stats, *core.Error) {
-	if n.rest == nil {
-		return core.Stats{}, &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no restore in progress"}
-	}
-	s, err := n.rest.Finish()
-	n.rest = nil
-	if err != nil {
-		return core.Stats{}, err
-	}
-	n.s = s
-	return s.Stats(), nil
-}
-
-func (n *nativeEngine) restoreAbort() { n.rest = nil }
+func (n *nativeEngine) restoreAbort() { n.e.RestoreAbort() }

@@ -78,13 +78,18 @@ type wasmEngine struct {
 	inCap uint32
 	req   []byte // batch request scratch
 	dead  error  // set once the guest trapped: its state is gone
+	dir   string // the compilation cache directory, for renew
+	opts  core.Options
 
 	fInputBuffer, fInsert, fUpdate, fUpdateVersioned, fDelete, fGet, fGetAll,
 	fChanges, fSequenceAtTime, fBatch, fStats, fReplay, fSnapshotBegin, fSnapshotNext,
 	fSnapshotEnd, fRestoreBegin, fRestoreWrite, fRestoreEnd, fRestoreAbort api.Function
 }
 
-var _ engine = (*wasmEngine)(nil)
+var (
+	_ engine    = (*wasmEngine)(nil)
+	_ renewable = (*wasmEngine)(nil)
+)
 
 func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, error) {
 	c, err := compile(ctx, dir)
@@ -99,7 +104,7 @@ func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, erro
 	if err != nil {
 		return nil, fmt.Errorf("actorstore: instantiate module: %w", err)
 	}
-	e := &wasmEngine{mod: mod, mem: mod.Memory(), stack: make([]uint64, 8)}
+	e := &wasmEngine{mod: mod, mem: mod.Memory(), stack: make([]uint64, 8), dir: dir, opts: o}
 	for _, f := range []struct {
 		fn   *api.Function
 		name string
@@ -122,8 +127,7 @@ func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, erro
 		mod.Close(ctx)
 		return nil, fmt.Errorf("actorstore: module ABI version %d, host speaks %d (%v)", v, abi.Version, err)
 	}
-	_, cerr := e.result(e.call(mod.ExportedFunction("configure"), uint64(o.ReplayBufferSize),
-		uint64(o.ReplayBufferBytes), uint64(o.MaxValueBytes), uint64(o.MaxDataBytes)))
+	_, cerr := e.result(e.call(mod.ExportedFunction("configure"), abi.ConfigureParams(o)...))
 	if cerr != nil {
 		mod.Close(ctx)
 		return nil, mapError(cerr)
@@ -136,6 +140,15 @@ type trapError struct{ err error }
 
 // Error says the guest trapped, and why.
 func (t *trapError) Error() string { return "actorstore: wasm guest trapped: " + t.err.Error() }
+
+// lost reports whether the guest trapped (or was closed): its state is
+// gone.
+func (e *wasmEngine) lost() bool { return e.dead != nil }
+
+// renew returns a new instance of the module, empty, with e's options.
+func (e *wasmEngine) renew(ctx context.Context) (engine, error) {
+	return newWASM(ctx, e.dir, e.opts)
+}
 
 // call invokes fn with params and returns its one result.
 func (e *wasmEngine) call(fn api.Function, params ...uint64) (uint64, error) {
@@ -154,24 +167,25 @@ func (e *wasmEngine) call(fn api.Function, params ...uint64) (uint64, error) {
 	return s[0], nil
 }
 
-// result copies a packed result out of guest memory and checks its code.
-// The returned reader's strings and slices alias that private copy.
+// result copies a packed result out of guest memory and checks its status.
+// The returned reader is at the body; its strings and slices alias that
+// private copy.
 func (e *wasmEngine) result(packed uint64, err error) (*abi.Reader, *core.Error) {
 	if err != nil {
 		msg := err.Error()
 		if t, ok := err.(*trapError); ok {
 			msg = "wasm guest trapped: " + t.err.Error()
 		}
-		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: msg}
+		return nil, core.NewError(core.Internal, msg)
 	}
 	ptr, n := abi.Unpack(packed)
 	view, ok := e.mem.Read(ptr, n)
 	if !ok || n == 0 {
-		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprintf("result out of range: %d bytes at %d", n, ptr)}
+		return nil, core.NewError(core.Internal, fmt.Sprintf("result out of range: %d bytes at %d", n, ptr))
 	}
 	r := abi.NewReader(append([]byte(nil), view...))
-	if code := core.Code(r.U8()); code != core.OK {
-		return nil, r.ReadError(code)
+	if err := r.ReadStatus(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -180,35 +194,45 @@ func (e *wasmEngine) result(packed uint64, err error) (*abi.Reader, *core.Error)
 // the request into; it is valid until the next call into the guest.
 func (e *wasmEngine) input(n uint64) ([]byte, *core.Error) {
 	if n > abi.MaxRequestBytes {
-		return nil, &core.Error{Code: core.InvalidArgument, Index: -1,
-			Msg: fmt.Sprintf("invalid argument: request of %d bytes exceeds %d", n, abi.MaxRequestBytes)}
+		return nil, core.NewError(core.InvalidArgument,
+			fmt.Sprintf("invalid argument: request of %d bytes exceeds %d", n, abi.MaxRequestBytes))
 	}
 	if uint32(n) > e.inCap || e.in == 0 {
 		p, err := e.call(e.fInputBuffer, n)
 		if err != nil || p == 0 {
-			return nil, &core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprintf("input buffer of %d bytes refused (%v)", n, err)}
+			return nil, core.NewError(core.Internal, fmt.Sprintf("input buffer of %d bytes refused (%v)", n, err))
 		}
 		e.in, e.inCap = uint32(p), uint32(max(n, 4096))
 	}
 	v, ok := e.mem.Read(e.in, uint32(n))
 	if !ok {
-		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: "input buffer out of range"}
+		return nil, core.NewError(core.Internal, "input buffer out of range")
 	}
 	return v, nil
 }
 
-// put writes strings and bytes back to back into the input buffer.
-func (e *wasmEngine) put(a, b string, c []byte) *core.Error {
-	v, err := e.input(uint64(len(a)) + uint64(len(b)) + uint64(len(c)))
+// putKey writes a type‖id‖value request into the input buffer.
+func (e *wasmEngine) putKey(typ, id string, value []byte) *core.Error {
+	v, err := e.input(abi.KeyRequestLen(typ, id, value))
 	if err != nil {
 		return err
 	}
-	copy(v[copy(v, a)+copy(v[len(a):], b):], c)
+	abi.PutKeyRequest(v, typ, id, value)
+	return nil
+}
+
+// putRequest copies p into the input buffer.
+func (e *wasmEngine) putRequest(p []byte) *core.Error {
+	v, err := e.input(uint64(len(p)))
+	if err != nil {
+		return err
+	}
+	copy(v, p)
 	return nil
 }
 
 func (e *wasmEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
-	if err := e.put(op.Type, op.ID, op.Value); err != nil {
+	if err := e.putKey(op.Type, op.ID, op.Value); err != nil {
 		return core.Result{}, err
 	}
 	tl, il, vl := uint64(len(op.Type)), uint64(len(op.ID)), uint64(len(op.Value))
@@ -222,127 +246,90 @@ func (e *wasmEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
 	case core.KindUpdateVersioned:
 		packed, cerr = e.call(e.fUpdateVersioned, tl, il, vl, op.Expected, uint64(ts))
 	case core.KindDelete:
-		packed, cerr = e.call(e.fDelete, tl, il, uint64(ts))
-		r, err := e.result(packed, cerr)
+		r, err := e.result(e.call(e.fDelete, tl, il, uint64(ts)))
 		if err != nil {
 			return core.Result{}, err
 		}
-		res := readResult(r, true)
+		res := r.ReadResult(true)
 		if res.Found {
 			res.Actor.Type, res.Actor.ID = op.Type, op.ID
 		}
 		return res, r.Err()
 	default:
-		return core.Result{}, &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid operation kind"}
+		return core.Result{}, core.NewError(core.InvalidArgument, "invalid operation kind")
 	}
 	r, err := e.result(packed, cerr)
 	if err != nil {
 		return core.Result{}, err
 	}
-	res := core.Result{Actor: core.Actor{Type: op.Type, ID: op.ID, Value: op.Value}, Found: true}
-	res.Actor.Version, res.Sequence = r.U64(), r.U64()
+	res := r.ReadWrite()
+	res.Actor.Type, res.Actor.ID, res.Actor.Value = op.Type, op.ID, op.Value
 	return res, r.Err()
 }
 
-// readResult decodes a delete or batch result.
-func readResult(r *abi.Reader, withValue bool) core.Result {
-	var res core.Result
-	res.Found = r.U8() == 1
-	res.Actor.Version, res.Sequence = r.U64(), r.U64()
-	v := r.Bytes(r.U32())
-	if withValue && res.Found {
-		res.Actor.Value = v
-	}
-	return res
-}
-
 func (e *wasmEngine) get(typ, id string) (core.Actor, bool, *core.Error) {
-	if err := e.put(typ, id, nil); err != nil {
+	if err := e.putKey(typ, id, nil); err != nil {
 		return core.Actor{}, false, err
 	}
 	r, err := e.result(e.call(e.fGet, uint64(len(typ)), uint64(len(id))))
-	if err != nil || r.U8() == 0 {
+	if err != nil {
 		return core.Actor{}, false, err
 	}
-	a := core.Actor{Type: typ, ID: id, Version: r.U64()}
-	a.Value = r.Bytes(r.U32())
+	a, found := r.ReadGet()
+	if !found {
+		return core.Actor{}, false, r.Err()
+	}
+	a.Type, a.ID = typ, id
 	return a, true, r.Err()
 }
 
 func (e *wasmEngine) scan(typ, after string, maxBytes int) ([]core.Actor, bool, *core.Error) {
-	if err := e.put(typ, after, nil); err != nil {
+	if err := e.putKey(typ, after, nil); err != nil {
 		return nil, false, err
 	}
 	r, err := e.result(e.call(e.fGetAll, uint64(len(typ)), uint64(len(after)), uint64(maxBytes)))
 	if err != nil {
 		return nil, false, err
 	}
-	more, n := r.U8() == 1, r.U32()
-	out := make([]core.Actor, 0, min(n, uint32(r.Len()/16)))
-	for i := uint32(0); i < n; i++ {
-		a := core.Actor{Type: typ, Version: r.U64()}
-		il, vl := r.U32(), r.U32()
-		a.ID, a.Value = r.String(il), r.Bytes(vl)
-		out = append(out, a)
-	}
-	return out, more, r.Err()
+	actors, more := r.ReadGetAll(typ)
+	return actors, more, r.Err()
 }
 
 func (e *wasmEngine) changes(since uint64, f core.Filter, limit, maxBytes int) (core.Page, *core.Error) {
-	if err := e.put(f.Type, f.IDPrefix, nil); err != nil {
+	if err := e.putKey(f.Type, f.IDPrefix, nil); err != nil {
 		return core.Page{}, err
 	}
 	r, err := e.result(e.call(e.fChanges, since, uint64(limit), uint64(len(f.Type)), uint64(len(f.IDPrefix)), uint64(maxBytes)))
 	if err != nil {
 		return core.Page{}, err
 	}
-	p := core.Page{Next: r.U64()}
-	n := r.U32()
-	p.Events = make([]core.Event, 0, min(n, uint32(r.Len()/abi.EventHeader)))
-	for i := uint32(0); i < n; i++ {
-		p.Events = append(p.Events, r.ReadEvent())
-	}
+	p := r.ReadChanges()
 	return p, r.Err()
 }
 
 func (e *wasmEngine) sequenceAtTime(ts int64) (uint64, *core.Error) {
 	v, err := e.call(e.fSequenceAtTime, uint64(ts))
 	if err != nil {
-		return 0, &core.Error{Code: core.Internal, Index: -1, Msg: err.Error()}
+		return 0, core.NewError(core.Internal, err.Error())
 	}
 	return v, nil
 }
 
 func (e *wasmEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error) {
-	e.req = e.req[:0]
-	for i := range ops {
-		e.req = abi.AppendOp(e.req, &ops[i])
-	}
-	v, err := e.input(uint64(len(e.req)))
-	if err != nil {
-		return nil, err
-	}
-	copy(v, e.req)
+	e.req = abi.AppendBatchRequest(e.req[:0], ops)
+	err := e.putRequest(e.req)
+	size := len(e.req)
 	if cap(e.req) > 1<<20 {
 		e.req = nil // do not pin a big request
 	}
-	r, err := e.result(e.call(e.fBatch, uint64(len(ops)), uint64(len(v)), uint64(ts)))
 	if err != nil {
 		return nil, err
 	}
-	if n := r.U32(); int(n) != len(ops) {
-		return nil, &core.Error{Code: core.Internal, Index: -1, Msg: fmt.Sprintf("batch returned %d results for %d operations", n, len(ops))}
+	r, err := e.result(e.call(e.fBatch, uint64(len(ops)), uint64(size), uint64(ts)))
+	if err != nil {
+		return nil, err
 	}
-	out := make([]core.Result, len(ops))
-	for i := range out {
-		out[i] = readResult(r, ops[i].Kind == core.KindDelete)
-		if out[i].Found {
-			out[i].Actor.Type, out[i].Actor.ID = ops[i].Type, ops[i].ID
-		}
-		if ops[i].Kind != core.KindDelete {
-			out[i].Actor.Value = ops[i].Value
-		}
-	}
+	out := r.ReadBatch(ops)
 	return out, r.Err()
 }
 
@@ -363,16 +350,14 @@ func (e *wasmEngine) close(ctx context.Context) error {
 }
 
 func (e *wasmEngine) replay(rec []byte) (first, last uint64, err *core.Error) {
-	v, err := e.input(uint64(len(rec)))
-	if err != nil {
+	if err := e.putRequest(rec); err != nil {
 		return 0, 0, err
 	}
-	copy(v, rec)
 	r, err := e.result(e.call(e.fReplay, uint64(len(rec))))
 	if err != nil {
 		return 0, 0, err
 	}
-	first, last = r.U64(), r.U64()
+	first, last = r.ReadReplay()
 	return first, last, r.Err()
 }
 
@@ -381,7 +366,7 @@ func (e *wasmEngine) snapshotBegin() (core.SnapshotInfo, *core.Error) {
 	if err != nil {
 		return core.SnapshotInfo{}, err
 	}
-	info := core.SnapshotInfo{Sequence: r.U64(), Actors: r.U64(), Events: r.U64()}
+	info := r.ReadSnapshotBegin()
 	return info, r.Err()
 }
 
@@ -390,7 +375,7 @@ func (e *wasmEngine) snapshotNext(limit int) ([]byte, *core.Error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.Bytes(uint32(r.Len())), r.Err()
+	return r.ReadSnapshotNext(), r.Err()
 }
 
 func (e *wasmEngine) snapshotEnd() { e.result(e.call(e.fSnapshotEnd)) }
@@ -406,11 +391,9 @@ const restorePiece = 1 << 20
 func (e *wasmEngine) restoreWrite(p []byte) *core.Error {
 	for len(p) > 0 {
 		n := min(len(p), restorePiece)
-		v, err := e.input(uint64(n))
-		if err != nil {
+		if err := e.putRequest(p[:n]); err != nil {
 			return err
 		}
-		copy(v, p[:n])
 		if _, err := e.result(e.call(e.fRestoreWrite, uint64(n))); err != nil {
 			return err
 		}
@@ -419,11 +402,13 @@ func (e *wasmEngine) restoreWrite(p []byte) *core.Error {
 	return nil
 }
 
-func (e *wasmEngine) restoreEnd() (core.Stats, *core.Error) {
-	if _, err := e.result(e.call(e.fRestoreEnd)); err != nil {
-		return core.Stats{}, err
+func (e *wasmEngine) restoreEnd() (uint64, *core.Error) {
+	r, err := e.result(e.call(e.fRestoreEnd))
+	if err != nil {
+		return 0, err
 	}
-	return e.stats()
+	st := r.ReadRestoreEnd()
+	return st.CurrentSequence, r.Err()
 }
 
 func (e *wasmEngine) restoreAbort() { e.result(e.call(e.fRestoreAbort)) }

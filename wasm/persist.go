@@ -1,34 +1,11 @@
 package main
 
-import "github.com/actorstore/actorstore/core"
+import "github.com/actorstore/actorstore/internal/abi"
 
 // The persistence exports: replay of mutation records, and snapshots
-// streamed out of and into the module in chunks, so that hosts write the
-// same bytes to disk or IndexedDB and writes go on while a snapshot is read.
-var (
-	snap     *core.Snapshot // the snapshot being read, if any
-	restorer *core.Restorer // the restore being written, if any
-)
-
-// A restore allocates what it keeps: collecting while the heap grows from
-// nothing to its size would mark it again and again for no garbage (in
-// the guest that made restoring 300k actors take 2 s instead of 0.6 s).
-// The collector is paused from restore_begin to the restore's end; the
-// memory limit still bounds the heap.
-func setRestoring(r *core.Restorer) {
-	if (restorer == nil) != (r == nil) {
-		if r != nil {
-			setGCPercent(-1)
-		} else {
-			setGCPercent(100)
-		}
-	}
-	restorer = r
-}
-
-func noneInProgress(what string) uint64 {
-	return fail(&core.Error{Code: core.InvalidArgument, Index: -1, Msg: "invalid argument: no " + what + " in progress"})
-}
+// streamed out of and into the module in chunks (core.Engine), so that
+// hosts write the same bytes to disk or IndexedDB and writes go on while a
+// snapshot is read.
 
 // replay applies the mutation record in the input buffer (core.AppendRecord
 // layout): its first sequence must be the next one, and it must apply.
@@ -36,15 +13,16 @@ func noneInProgress(what string) uint64 {
 //go:wasmexport replay
 func replay(size uint32) (res uint64) {
 	defer guard(&res)
-	if err := fit(uint64(size)); err != nil {
-		return fail(err)
-	}
-	// The store keeps the record's values: copy it out of the input buffer.
-	first, last, err := store.Replay(append([]byte(nil), in[:size]...))
+	rec, err := abi.ReadRequest(in, size)
 	if err != nil {
 		return fail(err)
 	}
-	return done(le.AppendUint64(le.AppendUint64(ok(), first), last))
+	// The store keeps the record's values: copy it out of the input buffer.
+	first, last, err := eng.Store().Replay(append([]byte(nil), rec...))
+	if err != nil {
+		return fail(err)
+	}
+	return done(abi.AppendReplay(ok(), first, last))
 }
 
 // snapshot_begin starts a snapshot of the current state, replacing an
@@ -53,18 +31,9 @@ func replay(size uint32) (res uint64) {
 //go:wasmexport snapshot_begin
 func snapshotBegin() (res uint64) {
 	defer guard(&res)
-	if snap != nil {
-		snap.Close()
-	}
-	snap = store.Snapshot()
-	info := snap.Info()
-	b := le.AppendUint64(ok(), info.Sequence)
-	b = le.AppendUint64(b, info.Actors)
-	return done(le.AppendUint64(b, info.Events))
+	info := eng.SnapshotBegin()
+	return done(abi.AppendSnapshotBegin(ok(), &info))
 }
-
-// maxChunk bounds what snapshot_next returns, beyond one oversized frame.
-const maxChunk = 16 << 20
 
 // snapshot_next returns the next whole frames of the snapshot stream, about
 // limit bytes of them; none once it is complete.
@@ -72,10 +41,11 @@ const maxChunk = 16 << 20
 //go:wasmexport snapshot_next
 func snapshotNext(limit uint32) (res uint64) {
 	defer guard(&res)
-	if snap == nil {
-		return noneInProgress("snapshot")
+	b, err := abi.AppendSnapshotNext(ok(), eng, int(limit))
+	if err != nil {
+		return fail(err)
 	}
-	return done(snap.Next(ok(), int(min(max(limit, 1), maxChunk))))
+	return done(b)
 }
 
 // snapshot_end drops the snapshot being read.
@@ -83,10 +53,7 @@ func snapshotNext(limit uint32) (res uint64) {
 //go:wasmexport snapshot_end
 func snapshotEnd() (res uint64) {
 	defer guard(&res)
-	if snap != nil {
-		snap.Close()
-		snap = nil
-	}
+	eng.SnapshotEnd()
 	return done(ok())
 }
 
@@ -96,11 +63,9 @@ func snapshotEnd() (res uint64) {
 //go:wasmexport restore_begin
 func restoreBegin() (res uint64) {
 	defer guard(&res)
-	r, err := core.NewRestorer(store.Options())
-	if err != nil {
+	if err := eng.RestoreBegin(); err != nil {
 		return fail(err)
 	}
-	setRestoring(r)
 	return done(ok())
 }
 
@@ -110,14 +75,11 @@ func restoreBegin() (res uint64) {
 //go:wasmexport restore_write
 func restoreWrite(size uint32) (res uint64) {
 	defer guard(&res)
-	if restorer == nil {
-		return noneInProgress("restore")
-	}
-	if err := fit(uint64(size)); err != nil {
+	p, err := abi.ReadRequest(in, size)
+	if err != nil {
 		return fail(err)
 	}
-	if err := restorer.Write(in[:size]); err != nil {
-		setRestoring(nil)
+	if err := eng.RestoreWrite(p); err != nil {
 		return fail(err)
 	}
 	return done(ok())
@@ -129,17 +91,11 @@ func restoreWrite(size uint32) (res uint64) {
 //go:wasmexport restore_end
 func restoreEnd() (res uint64) {
 	defer guard(&res)
-	if restorer == nil {
-		return noneInProgress("restore")
-	}
-	s, err := restorer.Finish()
-	setRestoring(nil)
+	st, err := eng.RestoreEnd()
 	if err != nil {
 		return fail(err)
 	}
-	store = s
-	st := s.Stats()
-	return done(le.AppendUint64(le.AppendUint64(ok(), st.CurrentSequence), st.Actors))
+	return done(abi.AppendRestoreEnd(ok(), &st))
 }
 
 // restore_abort abandons a restore.
@@ -147,6 +103,6 @@ func restoreEnd() (res uint64) {
 //go:wasmexport restore_abort
 func restoreAbort() (res uint64) {
 	defer guard(&res)
-	setRestoring(nil)
+	eng.RestoreAbort()
 	return done(ok())
 }

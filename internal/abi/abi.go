@@ -1,13 +1,22 @@
-// Package abi is the byte layout shared by the wasm module (wasm/) and the
-// Go host (host/): request and result encodings, little-endian, documented
-// in wasm/ABI.md. Encoders append; decoders never panic and report
-// malformed input as an InvalidArgument error.
+// Package abi is the byte layout of every export of the wasm module
+// (wasm/): its arguments, the bytes it reads from the input buffer and the
+// results it returns, little-endian, documented in wasm/ABI.md. The module
+// encodes with the Append functions and the Go host (host/) decodes with
+// the Reader's Read methods, so the two cannot drift; layout.go names the
+// offsets, and js/lib/abi.js carries them to the JS host.
+//
+// Encoders append; decoders never panic and report malformed input as an
+// InvalidArgument error.
 package abi
 
+//go:generate go run ./gen -o ../../js/lib/abi.js
+
 import (
+	"strconv"
 	"unsafe"
 
 	"github.com/actorstore/actorstore/core"
+	"github.com/actorstore/actorstore/internal/le"
 )
 
 // Version is returned by the module's abi_version export. Hosts refuse a
@@ -18,60 +27,13 @@ const Version = 1
 // room for the largest value (64 MiB) and its key.
 const MaxRequestBytes = 65<<20 + 4096
 
-// ErrorHeader is the size of an error result before its message.
-const ErrorHeader = 1 + 4*8 + 4 + 4
-
 // Pack puts a pointer and a length in one uint64, as exports return them.
 func Pack(ptr, n uint32) uint64 { return uint64(ptr)<<32 | uint64(n) }
 
 // Unpack splits what Pack made.
 func Unpack(v uint64) (ptr, n uint32) { return uint32(v >> 32), uint32(v) }
 
-// LE is the byte order of every ABI message: little-endian. It is our own
-// rather than encoding/binary's, which would link reflect into the module.
-var LE littleEndian
-
-type littleEndian struct{}
-
-// Uint32 reads b[0:4].
-func (littleEndian) Uint32(b []byte) uint32 {
-	_ = b[3]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-}
-
-// Uint64 reads b[0:8].
-func (littleEndian) Uint64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(LE.Uint32(b)) | uint64(LE.Uint32(b[4:]))<<32
-}
-
-// PutUint32 writes v into b[0:4].
-func (littleEndian) PutUint32(b []byte, v uint32) {
-	_ = b[3]
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-}
-
-// PutUint64 writes v into b[0:8].
-func (littleEndian) PutUint64(b []byte, v uint64) {
-	_ = b[7]
-	LE.PutUint32(b, uint32(v))
-	LE.PutUint32(b[4:], uint32(v>>32))
-}
-
-// AppendUint32 appends v.
-func (littleEndian) AppendUint32(b []byte, v uint32) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
-}
-
-// AppendUint64 appends v.
-func (littleEndian) AppendUint64(b []byte, v uint64) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24),
-		byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56))
-}
-
-var le = LE
-
-// AppendError encodes a failed result.
+// AppendError encodes a failed result, from its code byte.
 func AppendError(b []byte, e *core.Error) []byte {
 	b = append(b, byte(e.Code))
 	b = le.AppendUint64(b, e.Expected)
@@ -88,16 +50,23 @@ func AppendError(b []byte, e *core.Error) []byte {
 type Reader struct {
 	b   []byte
 	off int
-	bad bool
+	err *core.Error
 }
 
 // NewReader reads b. Strings and byte slices it returns alias b: pass it a
 // buffer nobody modifies afterwards.
 func NewReader(b []byte) *Reader { return &Reader{b: b} }
 
+// fail records err unless a failure came first.
+func (r *Reader) fail(err *core.Error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
 func (r *Reader) take(n int) []byte {
-	if r.bad || n < 0 || n > len(r.b)-r.off {
-		r.bad = true
+	if r.err != nil || n < 0 || n > len(r.b)-r.off {
+		r.fail(core.NewError(core.InvalidArgument, "malformed ABI message: truncated"))
 		return nil
 	}
 	p := r.b[r.off : r.off+n : r.off+n]
@@ -132,8 +101,7 @@ func (r *Reader) U64() uint64 {
 // Bytes reads n bytes, aliasing the buffer.
 func (r *Reader) Bytes(n uint32) []byte {
 	if uint64(n) > uint64(len(r.b)-r.off) {
-		r.bad = true
-		return nil
+		return r.take(-1)
 	}
 	return r.take(int(n))
 }
@@ -150,13 +118,9 @@ func (r *Reader) String(n uint32) string {
 // Len reports the bytes not yet read.
 func (r *Reader) Len() int { return len(r.b) - r.off }
 
-// Err reports whether a read ran past the end.
-func (r *Reader) Err() *core.Error {
-	if r.bad {
-		return &core.Error{Code: core.InvalidArgument, Index: -1, Msg: "malformed ABI message: truncated"}
-	}
-	return nil
-}
+// Err reports the first failure: a read past the end, or a message that
+// does not hold what it should.
+func (r *Reader) Err() *core.Error { return r.err }
 
 // ReadError decodes the body of a failed result whose code byte was read.
 func (r *Reader) ReadError(code core.Code) *core.Error {
@@ -171,100 +135,18 @@ func (r *Reader) ReadError(code core.Code) *core.Error {
 	return e
 }
 
-// Event flags.
-const (
-	FlagPrev = 1 << 0
-	FlagNew  = 1 << 1
-)
-
-// EventHeader is the fixed part of an encoded event.
-const EventHeader = 8 + 1 + 1 + 8 + 8 + 8 + 4*4
-
-// AppendEvent encodes one event of a changes result.
-func AppendEvent(b []byte, e *core.Event) []byte {
-	var flags byte
-	if e.HasPrev {
-		flags |= FlagPrev
+// ReadStatus reads the status byte of a result: nil for success, the
+// result's error otherwise (or the Reader's, for a truncated one).
+func (r *Reader) ReadStatus() *core.Error {
+	code := core.Code(r.U8())
+	if r.err != nil {
+		return r.err
 	}
-	if e.HasNew {
-		flags |= FlagNew
+	if code == core.OK {
+		return nil
 	}
-	b = le.AppendUint64(b, e.Sequence)
-	b = append(b, byte(e.Op), flags)
-	b = le.AppendUint64(b, uint64(e.Timestamp))
-	b = le.AppendUint64(b, e.PrevVersion)
-	b = le.AppendUint64(b, e.NewVersion)
-	b = le.AppendUint32(b, uint32(len(e.Type)))
-	b = le.AppendUint32(b, uint32(len(e.ID)))
-	b = le.AppendUint32(b, uint32(len(e.Prev)))
-	b = le.AppendUint32(b, uint32(len(e.New)))
-	b = append(b, e.Type...)
-	b = append(b, e.ID...)
-	b = append(b, e.Prev...)
-	return append(b, e.New...)
+	return r.ReadError(code)
 }
 
-// ReadEvent decodes one event; its strings and values alias the buffer.
-func (r *Reader) ReadEvent() core.Event {
-	var e core.Event
-	e.Sequence = r.U64()
-	e.Op = core.EventOp(r.U8())
-	flags := r.U8()
-	e.HasPrev, e.HasNew = flags&FlagPrev != 0, flags&FlagNew != 0
-	e.Timestamp = int64(r.U64())
-	e.PrevVersion, e.NewVersion = r.U64(), r.U64()
-	tl, il, pl, nl := r.U32(), r.U32(), r.U32(), r.U32()
-	e.Type, e.ID = r.String(tl), r.String(il)
-	e.Prev, e.New = r.Bytes(pl), r.Bytes(nl)
-	if !e.HasPrev {
-		e.Prev = nil
-	}
-	if !e.HasNew {
-		e.New = nil
-	}
-	return e
-}
-
-// OpHeader is the fixed part of an encoded batch operation.
-const OpHeader = 1 + 4 + 4 + 4 + 8
-
-// AppendOp encodes one batch operation of a batch request.
-func AppendOp(b []byte, op *core.Op) []byte {
-	b = append(b, byte(op.Kind))
-	b = le.AppendUint32(b, uint32(len(op.Type)))
-	b = le.AppendUint32(b, uint32(len(op.ID)))
-	b = le.AppendUint32(b, uint32(len(op.Value)))
-	b = le.AppendUint64(b, op.Expected)
-	b = append(b, op.Type...)
-	b = append(b, op.ID...)
-	return append(b, op.Value...)
-}
-
-// ReadOp decodes one batch operation; its strings and value alias the
-// buffer.
-func (r *Reader) ReadOp() core.Op {
-	var op core.Op
-	op.Kind = core.Kind(r.U8())
-	tl, il, vl := r.U32(), r.U32(), r.U32()
-	op.Expected = r.U64()
-	op.Type, op.ID, op.Value = r.String(tl), r.String(il), r.Bytes(vl)
-	return op
-}
-
-// StatsFields is the number of uint64 fields of a stats result.
-const StatsFields = 8
-
-// AppendStats encodes a stats result body.
-func AppendStats(b []byte, s *core.Stats) []byte {
-	for _, v := range [StatsFields]uint64{s.TotalEvents, s.CurrentSequence, s.OldestSequence,
-		s.ReplayEvents, s.ReplayBytes, s.EventsDropped, s.Actors, s.DataBytes} {
-		b = le.AppendUint64(b, v)
-	}
-	return b
-}
-
-// ReadStats decodes a stats result body.
-func (r *Reader) ReadStats() core.Stats {
-	return core.Stats{TotalEvents: r.U64(), CurrentSequence: r.U64(), OldestSequence: r.U64(),
-		ReplayEvents: r.U64(), ReplayBytes: r.U64(), EventsDropped: r.U64(), Actors: r.U64(), DataBytes: r.U64()}
-}
+// itoa formats n for messages: the module links neither fmt nor reflect.
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
