@@ -13,7 +13,9 @@
 //   durable.js        a persisted store: rebuild, log, compaction
 //   persist.js        IndexedDB and Web Locks, the write queue
 //   record.js         the mutation record bytes (core/record.go's layout)
+//   abi.js            the ABI's constants (generated: go generate ./internal/abi)
 
+import { DEFAULT_MAX_VALUE_BYTES, KIND, MAX_BATCH_OPS } from "./lib/abi.js";
 import { ActorStoreError, closedError, invalidArgument } from "./lib/errors.js";
 import { RawCBOR, encodeValue, decodeValue } from "./lib/codec.js";
 import { instantiate, needSnapshotExports } from "./lib/load.js";
@@ -26,10 +28,7 @@ import { environment } from "./lib/persist.js";
 
 export { ActorStoreError, RawCBOR, encodeValue, decodeValue };
 
-const MAX_BATCH_OPS = 100_000;
 const DEFAULT_CHANGES_LIMIT = 1000;
-const DEFAULT_MAX_VALUE_BYTES = 1 << 20;
-const { KIND } = calls;
 
 const OPEN = Symbol("open");
 

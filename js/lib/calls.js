@@ -4,16 +4,26 @@
 // Engine.status as ActorStoreErrors; a trap comes out as it is, for the
 // store to tell apart (Engine.calling).
 
+import {
+  KIND, OPERATIONS, STATUS_SIZE,
+  WRITE_VERSION, WRITE_SEQUENCE, GET_FOUND, GET_VERSION, GET_VALUE_LEN, GET_HEADER,
+  RESULT_FOUND, RESULT_VERSION, RESULT_SEQUENCE, RESULT_VALUE_LEN, RESULT_HEADER, BATCH_COUNT, BATCH_HEADER,
+  OP_KIND, OP_TYPE_LEN, OP_ID_LEN, OP_VALUE_LEN, OP_EXPECTED, OP_HEADER,
+  GET_ALL_MORE, GET_ALL_COUNT, GET_ALL_HEADER, ACTOR_VERSION, ACTOR_ID_LEN, ACTOR_VALUE_LEN, ACTOR_HEADER,
+  CHANGES_NEXT, CHANGES_COUNT, CHANGES_HEADER, EVENT_SEQUENCE, EVENT_OP, EVENT_FLAGS, EVENT_TIMESTAMP,
+  EVENT_PREV_VERSION, EVENT_NEW_VERSION, EVENT_TYPE_LEN, EVENT_ID_LEN, EVENT_PREV_LEN, EVENT_NEW_LEN, EVENT_HEADER,
+  FLAG_PREV, FLAG_NEW,
+  STATS_TOTAL_EVENTS, STATS_CURRENT_SEQUENCE, STATS_OLDEST_SEQUENCE, STATS_REPLAY_EVENTS, STATS_REPLAY_BYTES,
+  STATS_EVENTS_DROPPED, STATS_ACTORS, STATS_DATA_BYTES,
+  SNAPSHOT_SEQUENCE, RESTORE_SEQUENCE, RESTORE_ACTORS,
+} from "./abi.js";
 import { ActorStoreError, invalidArgument } from "./errors.js";
-import { NO_VALUE } from "./engine.js";
+import { NO_VALUE, PACKED_LEN_MASK } from "./engine.js";
 import { RecordBuilder, singleRecord } from "./record.js";
 
-/** Operation kinds of writes, batches and mutation records. */
-export const KIND = { insert: 1, update: 2, updateVersioned: 3, delete: 4 };
-
-const OPERATIONS = [undefined, "insert", "update", "delete"];
+const NO_KIND = 0; // a batch operation the module refuses (INVALID_ARGUMENT)
 const PAGE_BYTES = 4 << 20; // bytes of events or actors per changes/get_all call
-const BATCH_OP_HEADER = 21; // kind, three lengths, expected version
+const MAX_LIMIT = 0x7fffffff; // changes' limit, passed as a wasm i32
 
 /** Sets the store's options on the new instance: [replayBufferSize, replayBufferBytes, maxValueBytes, maxDataBytes]. */
 export function configure(e, config) {
@@ -38,9 +48,9 @@ export function write(e, kind, type, id, value, expected, ts, log) {
     r = e.enter().update(tl, il, vl, ts);
   }
   const p = e.result(r);
-  const seq = e.u64(p + 8);
+  const seq = e.u64(p + WRITE_SEQUENCE);
   return {
-    version: e.u64(p),
+    version: e.u64(p + WRITE_VERSION),
     seq,
     record: log ? singleRecord(seq, ts, kind, e.u8, e.in, tl, il, vl, expected) : undefined,
   };
@@ -50,19 +60,19 @@ export function write(e, kind, type, id, value, expected, ts, log) {
 export function get(e, type, id) {
   const [tl, il] = e.keyValue(0, type, id, NO_VALUE);
   const p = e.result(e.enter().get(tl, il));
-  if (e.u8[p] === 0) return undefined;
-  return { value: e.value(p + 13, e.dv.getUint32(p + 9, true)), version: e.u64(p + 1) };
+  if (e.u8[p + GET_FOUND] === 0) return undefined;
+  return { value: e.value(p + GET_HEADER, e.dv.getUint32(p + GET_VALUE_LEN, true)), version: e.u64(p + GET_VERSION) };
 }
 
 /** Deletes at ts: the removed actor's { value, version, seq, record } (record only when log), or undefined. */
 export function remove(e, type, id, ts, log) {
   const [tl, il] = e.keyValue(0, type, id, NO_VALUE);
   const p = e.result(e.enter().delete(tl, il, ts));
-  if (e.u8[p] === 0) return undefined;
-  const seq = e.u64(p + 9);
+  if (e.u8[p + RESULT_FOUND] === 0) return undefined;
+  const seq = e.u64(p + RESULT_SEQUENCE);
   return {
-    value: e.value(p + 21, e.dv.getUint32(p + 17, true)),
-    version: e.u64(p + 1),
+    value: e.value(p + RESULT_HEADER, e.dv.getUint32(p + RESULT_VALUE_LEN, true)),
+    version: e.u64(p + RESULT_VERSION),
     seq,
     record: log ? singleRecord(seq, ts, KIND.delete, e.u8, e.in, tl, il, 0) : undefined,
   };
@@ -75,16 +85,16 @@ export function getAll(e, type) {
   for (;;) {
     const [tl, al] = e.keyValue(0, type, after, NO_VALUE);
     let p = e.result(e.enter().get_all(tl, al, PAGE_BYTES));
-    const more = e.u8[p];
-    const count = e.dv.getUint32(p + 1, true);
-    p += 5;
+    const more = e.u8[p + GET_ALL_MORE];
+    const count = e.dv.getUint32(p + GET_ALL_COUNT, true);
+    p += GET_ALL_HEADER;
     for (let i = 0; i < count; i++) {
-      const version = e.u64(p);
-      const idLen = e.dv.getUint32(p + 8, true);
-      const valueLen = e.dv.getUint32(p + 12, true);
-      const id = e.readStr(p + 16, idLen);
-      out.push({ type, id, value: e.value(p + 16 + idLen, valueLen), version });
-      p += 16 + idLen + valueLen;
+      const version = e.u64(p + ACTOR_VERSION);
+      const idLen = e.dv.getUint32(p + ACTOR_ID_LEN, true);
+      const valueLen = e.dv.getUint32(p + ACTOR_VALUE_LEN, true);
+      const id = e.readStr(p + ACTOR_HEADER, idLen);
+      out.push({ type, id, value: e.value(p + ACTOR_HEADER + idLen, valueLen), version });
+      p += ACTOR_HEADER + idLen + valueLen;
       after = id;
     }
     if (!more || count === 0) return out;
@@ -99,35 +109,35 @@ export function changes(e, since, actorType, keyPrefix, limit) {
   e.ensureInput(3 * (actorType.length + keyPrefix.length));
   const tl = e.str(actorType, e.in);
   const pl = e.str(keyPrefix, e.in + tl);
-  let p = e.result(e.enter().changes(BigInt(since), Math.min(limit, 0x7fffffff), tl, pl, PAGE_BYTES));
+  let p = e.result(e.enter().changes(BigInt(since), Math.min(limit, MAX_LIMIT), tl, pl, PAGE_BYTES));
   const dv = e.dv;
-  const next = e.u64(p);
-  const count = dv.getUint32(p + 8, true);
-  p += 12;
+  const next = e.u64(p + CHANGES_NEXT);
+  const count = dv.getUint32(p + CHANGES_COUNT, true);
+  p += CHANGES_HEADER;
   const events = new Array(count);
   for (let i = 0; i < count; i++) {
-    const flags = e.u8[p + 9];
-    const typeLen = dv.getUint32(p + 34, true);
-    const idLen = dv.getUint32(p + 38, true);
-    const prevLen = dv.getUint32(p + 42, true);
-    const newLen = dv.getUint32(p + 46, true);
-    let q = p + 50;
+    const flags = e.u8[p + EVENT_FLAGS];
+    const typeLen = dv.getUint32(p + EVENT_TYPE_LEN, true);
+    const idLen = dv.getUint32(p + EVENT_ID_LEN, true);
+    const prevLen = dv.getUint32(p + EVENT_PREV_LEN, true);
+    const newLen = dv.getUint32(p + EVENT_NEW_LEN, true);
+    let q = p + EVENT_HEADER;
     const actorType = e.readStr(q, typeLen);
     q += typeLen;
     const actorId = e.readStr(q, idLen);
     q += idLen;
-    const hasPrev = (flags & 1) !== 0;
-    const hasNew = (flags & 2) !== 0;
+    const hasPrev = (flags & FLAG_PREV) !== 0;
+    const hasNew = (flags & FLAG_NEW) !== 0;
     events[i] = {
-      sequence: e.u64(p),
-      operation: OPERATIONS[e.u8[p + 8]],
+      sequence: e.u64(p + EVENT_SEQUENCE),
+      operation: OPERATIONS[e.u8[p + EVENT_OP]],
       actorType,
       actorId,
       previousValue: hasPrev ? e.value(q, prevLen) : undefined,
-      previousVersion: hasPrev ? e.u64(p + 18) : undefined,
+      previousVersion: hasPrev ? e.u64(p + EVENT_PREV_VERSION) : undefined,
       newValue: hasNew ? e.value(q + prevLen, newLen) : undefined,
-      newVersion: hasNew ? e.u64(p + 26) : undefined,
-      timestamp: e.date(p + 10),
+      newVersion: hasNew ? e.u64(p + EVENT_NEW_VERSION) : undefined,
+      timestamp: e.date(p + EVENT_TIMESTAMP),
     };
     p = q + prevLen + newLen;
   }
@@ -143,7 +153,7 @@ export function batch(e, ops, ts, log) {
   let size = 0;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
-    let kind = (op && KIND[op.op]) || 0;
+    let kind = (op && KIND[op.op]) || NO_KIND;
     let expected = 0;
     if (!kind) {
       // Kind 0 is the module's INVALID_ARGUMENT, in operation order.
@@ -152,41 +162,40 @@ export function batch(e, ops, ts, log) {
       expected = op.expected;
       if (!Number.isSafeInteger(expected) || expected < 0) {
         e.substitute(invalidArgument(`expected version must be a non-negative integer, got ${expected}`), i, "INVALID_ARGUMENT");
-        kind = 0;
+        kind = NO_KIND;
         expected = 0;
       }
     }
-    const [tl, il, vl] = kind === 0
-      ? e.keyValue(size + BATCH_OP_HEADER, "", "", NO_VALUE, i)
-      : e.keyValue(size + BATCH_OP_HEADER, op.type, op.id, kind === KIND.delete ? NO_VALUE : op.value, i);
+    const [tl, il, vl] = kind === NO_KIND
+      ? e.keyValue(size + OP_HEADER, "", "", NO_VALUE, i)
+      : e.keyValue(size + OP_HEADER, op.type, op.id, kind === KIND.delete ? NO_VALUE : op.value, i);
     const h = e.in + size;
     const dv = e.dv;
-    e.u8[h] = kind;
-    dv.setUint32(h + 1, tl, true);
-    dv.setUint32(h + 5, il, true);
-    dv.setUint32(h + 9, vl, true);
-    dv.setUint32(h + 13, expected % 4294967296, true);
-    dv.setUint32(h + 17, Math.floor(expected / 4294967296), true);
-    size += BATCH_OP_HEADER + tl + il + vl;
+    e.u8[h + OP_KIND] = kind;
+    dv.setUint32(h + OP_TYPE_LEN, tl, true);
+    dv.setUint32(h + OP_ID_LEN, il, true);
+    dv.setUint32(h + OP_VALUE_LEN, vl, true);
+    e.setU64(h + OP_EXPECTED, expected);
+    size += OP_HEADER + tl + il + vl;
   }
   let p = e.result(e.enter().batch(ops.length, size, ts));
-  const count = e.dv.getUint32(p, true);
-  p += 4;
+  const count = e.dv.getUint32(p + BATCH_COUNT, true);
+  p += BATCH_HEADER;
   const record = log ? batchRecord(e, count, p, ts) : undefined;
   const results = new Array(count);
   for (let i = 0; i < count; i++) {
     const op = ops[i];
-    const found = e.u8[p] === 1;
-    const version = e.u64(p + 1);
-    const valueLen = e.dv.getUint32(p + 17, true);
+    const found = e.u8[p + RESULT_FOUND] === 1;
+    const version = e.u64(p + RESULT_VERSION);
+    const valueLen = e.dv.getUint32(p + RESULT_VALUE_LEN, true);
     let actor;
     if (op.op === "delete") {
-      actor = found ? { type: op.type, id: op.id, value: e.value(p + 21, valueLen), version } : undefined;
+      actor = found ? { type: op.type, id: op.id, value: e.value(p + RESULT_HEADER, valueLen), version } : undefined;
     } else {
       actor = { type: op.type, id: op.id, value: e.written(op.value), version };
     }
     results[i] = { actor, found };
-    p += 21 + valueLen;
+    p += RESULT_HEADER + valueLen;
   }
   return { results, record };
 }
@@ -198,19 +207,19 @@ function batchRecord(e, count, p, ts) {
   const { u8, dv } = e;
   let firstSeq = 0;
   for (let i = 0, q = p; i < count; i++) {
-    firstSeq = e.u64(q + 9);
+    firstSeq = e.u64(q + RESULT_SEQUENCE);
     if (firstSeq) break;
-    q += 21 + dv.getUint32(q + 17, true);
+    q += RESULT_HEADER + dv.getUint32(q + RESULT_VALUE_LEN, true);
   }
   if (!firstSeq) return undefined;
   const b = new RecordBuilder(u8);
   let h = e.in;
   for (let i = 0; i < count; i++) {
-    const tl = dv.getUint32(h + 1, true);
-    const il = dv.getUint32(h + 5, true);
-    const vl = dv.getUint32(h + 9, true);
-    b.op(u8[h], h + BATCH_OP_HEADER, tl, il, vl, dv.getUint32(h + 13, true) + dv.getUint32(h + 17, true) * 4294967296);
-    h += BATCH_OP_HEADER + tl + il + vl;
+    const tl = dv.getUint32(h + OP_TYPE_LEN, true);
+    const il = dv.getUint32(h + OP_ID_LEN, true);
+    const vl = dv.getUint32(h + OP_VALUE_LEN, true);
+    b.op(u8[h + OP_KIND], h + OP_HEADER, tl, il, vl, e.u64(h + OP_EXPECTED));
+    h += OP_HEADER + tl + il + vl;
   }
   return { firstSeq, bytes: b.finish(firstSeq, ts) };
 }
@@ -219,15 +228,15 @@ function batchRecord(e, count, p, ts) {
 export function stats(e, activeSubscriptions) {
   const p = e.result(e.enter().stats());
   return {
-    totalEvents: e.u64(p),
-    currentSequence: e.u64(p + 8),
-    replayBufferSize: e.u64(p + 24),
+    totalEvents: e.u64(p + STATS_TOTAL_EVENTS),
+    currentSequence: e.u64(p + STATS_CURRENT_SEQUENCE),
+    replayBufferSize: e.u64(p + STATS_REPLAY_EVENTS),
     activeSubscriptions,
-    eventsDropped: e.u64(p + 40),
-    oldestSequence: e.u64(p + 16),
-    replayBufferBytes: e.u64(p + 32),
-    actors: e.u64(p + 48),
-    dataBytes: e.u64(p + 56),
+    eventsDropped: e.u64(p + STATS_EVENTS_DROPPED),
+    oldestSequence: e.u64(p + STATS_OLDEST_SEQUENCE),
+    replayBufferBytes: e.u64(p + STATS_REPLAY_BYTES),
+    actors: e.u64(p + STATS_ACTORS),
+    dataBytes: e.u64(p + STATS_DATA_BYTES),
   };
 }
 
@@ -247,7 +256,7 @@ export const CHUNK_BYTES = 1 << 20;
 /** Starts the module's snapshot: { seq, chunks: [] } for pullSnapshot. */
 export function beginSnapshot(e) {
   const p = e.status(e.call("snapshot_begin"));
-  return { seq: e.u64(p), chunks: [] };
+  return { seq: e.u64(p + SNAPSHOT_SEQUENCE), chunks: [] };
 }
 
 /**
@@ -258,7 +267,7 @@ export function pullSnapshot(e, c, budget) {
   for (;;) {
     const r = e.call("snapshot_next", CHUNK_BYTES);
     const p = e.status(r);
-    const n = Number(r & 0xffffffffn) - 1;
+    const n = Number(r & PACKED_LEN_MASK) - STATUS_SIZE; // the body's length
     if (n === 0) {
       e.status(e.call("snapshot_end"));
       return true;
@@ -289,7 +298,7 @@ export function restore(e, pieces) {
       }
     }
     const p = e.status(e.call("restore_end"));
-    return { seq: e.u64(p), actors: e.u64(p + 8) };
+    return { seq: e.u64(p + RESTORE_SEQUENCE), actors: e.u64(p + RESTORE_ACTORS) };
   } catch (err) {
     // After a trap (not an ActorStoreError) there is nothing to abandon.
     if (err instanceof ActorStoreError && e.ex) e.call("restore_abort");

@@ -9,17 +9,20 @@
 // The fields are read by calls.js and change only here: u8 and dv are
 // valid until the next call, `in` until the next ensureInput.
 
+import {
+  CODES, MAX_TYPE_BYTES, MAX_ID_BYTES, STATUS_SIZE,
+  ERROR_CODE, ERROR_EXPECTED, ERROR_ACTUAL, ERROR_REQUESTED, ERROR_OLDEST, ERROR_INDEX, ERROR_MSG_LEN, ERROR_HEADER,
+} from "./abi.js";
 import { ActorStoreError } from "./errors.js";
 import { RawCBOR, encodeValue, decodeValue } from "./codec.js";
 import { nsToDate } from "./time.js";
 
-const CODES = [
-  "OK", "INVALID_KEY", "ALREADY_EXISTS", "NOT_FOUND", "VERSION_MISMATCH", "COMPACTED",
-  "INVALID_VALUE", "VALUE_TOO_LARGE", "CLOSED", "STORE_FULL", "INVALID_ARGUMENT", "INTERNAL",
-];
+// A packed result is ptr << 32 | len (wasm/ABI.md, "Results").
+const PACKED_PTR_SHIFT = 32n;
+export const PACKED_LEN_MASK = 0xffffffffn;
+const OK = CODES.indexOf("OK"); // the status byte of a success
 
-const MAX_TYPE_BYTES = 256;
-const MAX_ID_BYTES = 1024;
+const MIN_INPUT_BYTES = 4096; // the input buffer's first size
 const INVALID_CBOR = Uint8Array.of(0xff); // a lone "break": never well-formed
 
 /** keyValue's value for requests that carry only a key. */
@@ -105,7 +108,7 @@ export class Engine {
   ensureInput(size, keep = 0) {
     if (size <= this.inCap) return;
     const saved = keep ? this.u8.slice(this.in, this.in + keep) : null;
-    let cap = Math.max(size, this.inCap * 2, 4096);
+    let cap = Math.max(size, this.inCap * 2, MIN_INPUT_BYTES);
     this.calling = true;
     let p = this.ex.input_buffer(cap);
     if (p === 0 && cap > size) {
@@ -170,6 +173,13 @@ export class Engine {
   u64(p) {
     const dv = this.dv;
     return dv.getUint32(p, true) + dv.getUint32(p + 4, true) * 4294967296;
+  }
+
+  /** Writes v, a non-negative safe integer, as the u64 at p. */
+  setU64(p, v) {
+    const dv = this.dv;
+    dv.setUint32(p, v % 4294967296, true);
+    dv.setUint32(p + 4, Math.floor(v / 4294967296), true);
   }
 
   /** The i64 nanosecond timestamp at p as a Date (millisecond floor). */
@@ -287,10 +297,10 @@ export class Engine {
    * a packed result: ptr << 32 | len.
    */
   status(r) {
-    const p = Number(r >> 32n);
-    if (this.u8[p] === 0) {
+    const p = Number(r >> PACKED_PTR_SHIFT);
+    if (this.u8[p] === OK) {
       this.substituted = null;
-      return p + 1;
+      return p + STATUS_SIZE;
     }
     const sub = this.substituted;
     this.substituted = null;
@@ -301,20 +311,20 @@ export class Engine {
   // the module stopped at its stand-in.
   error(p, substituted) {
     const dv = this.dv;
-    const code = CODES[this.u8[p]] ?? "INTERNAL";
-    const index = dv.getInt32(p + 33, true);
-    const message = this.readStr(p + 41, dv.getUint32(p + 37, true));
+    const code = CODES[this.u8[p + ERROR_CODE]] ?? "INTERNAL";
+    const index = dv.getInt32(p + ERROR_INDEX, true);
+    const message = this.readStr(p + ERROR_HEADER, dv.getUint32(p + ERROR_MSG_LEN, true));
     if (substituted && index === this.substitutedAt && code === this.standIn) {
       if (index >= 0) substituted.index = index;
       return substituted;
     }
     const details = {};
     if (code === "VERSION_MISMATCH") {
-      details.expected = this.u64(p + 1);
-      details.actual = this.u64(p + 9);
+      details.expected = this.u64(p + ERROR_EXPECTED);
+      details.actual = this.u64(p + ERROR_ACTUAL);
     } else if (code === "COMPACTED") {
-      details.requested = this.u64(p + 17);
-      details.oldest = this.u64(p + 25);
+      details.requested = this.u64(p + ERROR_REQUESTED);
+      details.oldest = this.u64(p + ERROR_OLDEST);
     }
     if (index >= 0) details.index = index;
     return new ActorStoreError(code, message, details);

@@ -2,10 +2,9 @@
 // (URL, path, Response, bytes, Module; each URL compiled once per page or
 // process) and instantiating it as wasm/ABI.md says ("Instantiating").
 
+import { ABI_VERSION } from "./abi.js";
 import { ActorStoreError, invalidArgument } from "./errors.js";
 import { createWasi } from "./wasi.js";
-
-const ABI_VERSION = 1;
 
 // What every store calls (wasm/exports.txt lists them all).
 const EXPORTS = [

@@ -16,6 +16,7 @@
 //             naming the current snapshot. Chunks and meta are written in
 //             one transaction, so a half-written snapshot is never named.
 
+import { RECORD_FORMAT } from "./abi.js";
 import { ActorStoreError } from "./errors.js";
 import { putUvarint, readUvarint, uvarintLen } from "./record.js";
 
@@ -151,7 +152,7 @@ export async function loadDatabase(db, name) {
     }
     for (let p = 0; p < v.length;) {
       const [n, q] = readUvarint(v, p);
-      const [first] = q < 0 || v[q] !== 1 ? [-1] : readUvarint(v, q + 1);
+      const [first] = q < 0 || v[q] !== RECORD_FORMAT ? [-1] : readUvarint(v, q + 1);
       if (q < 0 || q + n > v.length || first < 1) {
         throw new ActorStoreError("CORRUPT", `corrupt: ${where}: log value ${keys[i]} is malformed at byte ${p}`);
       }

@@ -8,6 +8,8 @@
 //   uvarint len(type) type | uvarint len(id) id |
 //   kinds 1-3: uvarint len(value) value | kind 3: uvarint expected.
 
+import { KIND, RECORD_FORMAT } from "./abi.js";
+
 // putUvarint writes v (a safe integer) at out[p] as a uvarint and returns
 // the offset after it.
 export function putUvarint(out, p, v) {
@@ -47,8 +49,8 @@ export class RecordBuilder {
   op(kind, off, tl, il, vl, expected) {
     this.#parts.push(kind, off, tl, il, vl, expected);
     this.#size += 1 + uvarintLen(tl) + tl + uvarintLen(il) + il;
-    if (kind !== 4) this.#size += uvarintLen(vl) + vl;
-    if (kind === 3) this.#size += uvarintLen(expected);
+    if (kind !== KIND.delete) this.#size += uvarintLen(vl) + vl;
+    if (kind === KIND.updateVersioned) this.#size += uvarintLen(expected);
     this.#n++;
   }
 
@@ -60,7 +62,7 @@ export class RecordBuilder {
     const uv = (v) => {
       p = putUvarint(out, p, v);
     };
-    out[p++] = 1;
+    out[p++] = RECORD_FORMAT;
     uv(firstSeq);
     new DataView(out.buffer).setBigInt64(p, ts, true);
     p += 8;
@@ -81,12 +83,12 @@ export class RecordBuilder {
       out.set(u8.subarray(off, off + il), p);
       p += il;
       off += il;
-      if (kind !== 4) {
+      if (kind !== KIND.delete) {
         uv(vl);
         out.set(u8.subarray(off, off + vl), p);
         p += vl;
       }
-      if (kind === 3) uv(parts[i + 5]);
+      if (kind === KIND.updateVersioned) uv(parts[i + 5]);
     }
     return out;
   }
