@@ -420,7 +420,7 @@ async function runCycle(kinds, d, calls, label, failures) {
       phase.check(st.store, acc.get(st));
       const ns = acc.get(st).ns / phase.ops;
       st.times[phase.key] = ns;
-      if (phase.items) st.times[phase.key + "PerItem"] = ns / phase.items;
+      if (phase.items) st.times[`${phase.key}PerItem`] = ns / phase.items;
     });
     if (phase.key === "insert") {
       // What the loaded stores hold: JS heap (all stores together; Actor
@@ -625,7 +625,7 @@ async function allocProbe(o) {
     s.close();
   }
   obs.disconnect();
-  process.stdout.write(JSON.stringify(out) + "\n");
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 // ---------------------------------------------------------------------------
@@ -659,8 +659,8 @@ const fmtRatio = (x) => (x === undefined || !Number.isFinite(x) ? "—" : `${x.t
 
 function table(header, rows) {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => String(r[c]).length)));
-  const line = (cells) => "| " + cells.map((x, c) => (c === 0 ? String(x).padEnd(widths[c]) : String(x).padStart(widths[c]))).join(" | ") + " |";
-  const rule = "|" + widths.map((w, c) => "-".repeat(w + 1) + (c === 0 ? "-" : ":")).join("|") + "|";
+  const line = (cells) => `| ${cells.map((x, c) => (c === 0 ? String(x).padEnd(widths[c]) : String(x).padStart(widths[c]))).join(" | ")} |`;
+  const rule = `|${widths.map((w, c) => "-".repeat(w + 1) + (c === 0 ? "-" : ":")).join("|")}|`;
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 
@@ -737,7 +737,7 @@ async function main() {
   }
   const rows = buildRows(med);
 
-  let extra = {};
+  const extra = {};
   if (actorstoreModule) {
     log("module size, open times, allocations…");
     extra.module = moduleSize();
@@ -752,7 +752,7 @@ async function main() {
   // Output
   const out = [];
   out.push(`Actor Store JS benchmark — ${o.n.toLocaleString("en-US")} actors of ~${Math.round(valueBytes.json)}-byte values ` +
-    `(JSON; ${valueBytes.cbor ? valueBytes.cbor.toFixed(0) + " B CBOR" : "CBOR n/a"}), median of ${o.runs} run(s); ` +
+    `(JSON; ${valueBytes.cbor ? `${valueBytes.cbor.toFixed(0)} B CBOR` : "CBOR n/a"}), median of ${o.runs} run(s); ` +
     `Node ${process.version}, ${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length}`);
   out.push("");
   out.push(table(["op", "actorstore ns/op", "Map+clone ns/op", "sql.js ns/op", "ratio vs Map", "ratio vs sql.js", "target", ""],
@@ -785,11 +785,11 @@ async function main() {
   if (failures.length) console.error(["", "WRONG RESULTS:", ...failures].join("\n"));
 
   if (o.json) {
-    writeFileSync(o.json, JSON.stringify({
+    writeFileSync(o.json, `${JSON.stringify({
       date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length,
       options: { n: o.n, runs: o.runs, quick: o.quick, stores: o.stores, ...calls },
       valueBytes, medians: med, runs: results, rows, ...extra, memory, failures,
-    }, null, 2) + "\n");
+    }, null, 2)}\n`);
     log(`wrote ${o.json}`);
   }
   process.exit(failures.length ? 1 : 0);

@@ -83,7 +83,10 @@ const OUTSIDE = "(outside ActorStore methods)";
 const opCache = new Map();
 const samples = prof.samples.map((id, i) => {
   let o = opCache.get(id);
-  if (o === undefined) opCache.set(id, (o = op(id)));
+  if (o === undefined) {
+    o = op(id);
+    opCache.set(id, o);
+  }
   const label = leafLabel(nodes.get(id).callFrame);
   // A sample's time is the gap to the next one.
   return { o, label, dt: prof.timeDeltas[i + 1] ?? 0, gc: label === "(garbage collector)" };
@@ -108,15 +111,15 @@ for (const { o, label, dt } of samples) {
 }
 
 const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
-const ms = (us) => (us / 1000).toFixed(0).padStart(7) + " ms";
+const ms = (us) => `${(us / 1000).toFixed(0).padStart(7)} ms`;
 console.log(`profile ${args[0]}: ${ms(total).trim()} sampled`);
 for (const [o, m] of [...byOp].sort((a, b) => sum(b[1]) - sum(a[1]))) {
   const t = sum(m);
   console.log(`\n${o}: ${ms(t).trim()} (${((100 * t) / total).toFixed(1)}% of all)`);
   const groups = new Map();
   for (const [label, us] of m) groups.set(group(label), (groups.get(group(label)) ?? 0) + us);
-  console.log("  by group: " + [...groups].sort((a, b) => b[1] - a[1])
-    .map(([g, us]) => `${g} ${((100 * us) / t).toFixed(0)}%`).join(", "));
+  console.log(`  by group: ${[...groups].sort((a, b) => b[1] - a[1])
+    .map(([g, us]) => `${g} ${((100 * us) / t).toFixed(0)}%`).join(", ")}`);
   for (const [label, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
     console.log(`  ${((100 * us) / t).toFixed(1).padStart(5)}%  ${ms(us)}  ${label}`);
   }

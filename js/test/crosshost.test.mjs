@@ -69,7 +69,9 @@ function match(got, want, path = "value") {
     if (typeof got !== "number" || got !== want) fail(want);
   } else if (Array.isArray(want)) {
     if (!Array.isArray(got) || got.length !== want.length) fail(`an array of ${want.length}`);
-    want.forEach((w, i) => match(got[i], w, `${path}[${i}]`));
+    want.forEach((w, i) => {
+      match(got[i], w, `${path}[${i}]`);
+    });
   } else if (want !== null && typeof want === "object") {
     const entries = got instanceof Map ? [...got] : got && Object.getPrototypeOf(got) === Object.prototype ? Object.entries(got) : null;
     if (!entries || entries.length !== Object.keys(want).length || entries.some(([k]) => !Object.hasOwn(want, k))) {
@@ -166,7 +168,7 @@ async function runScript(script, replay, out = {}) {
       if (op.op === "batch") {
         const values = op.ops.map((o, j) => value(i, j, o));
         dump.writes.push(values.map((v) => (v ? hex(v) : null)));
-        op.ops.forEach((o) => types.add(o.type));
+        for (const o of op.ops) types.add(o.type);
         const ops = op.ops.map((o, j) => ({ op: o.op, type: o.type, id: o.id, value: values[j] ?? undefined, expected: o.expected }));
         try {
           const rs = store.batch(ops);
