@@ -650,6 +650,61 @@ const TARGET = {
   bulk: { maxVsMap: Infinity, text: "< sql.js" },
 };
 
+// recordCosts compares two ways a persisted store could get each write's
+// mutation record (lib/record.js): the JS host encodes it from the request
+// still in the input buffer (what it does), or the module would encode it
+// and the host fetch it with one more export call per write. The second
+// costs at least the call and the copy out, timed here with the cheapest
+// export (abi_version) and a slice of the record's length; the module's
+// own encoding would come on top. Both allocate the record's bytes. Best
+// of 15 rounds of `reps` each (the least disturbed).
+async function recordCosts(d, reps) {
+  const { instantiate } = await import("../lib/load.js");
+  const { Engine } = await import("../lib/engine.js");
+  const calls = await import("../lib/calls.js");
+  const { singleRecord } = await import("../lib/record.js");
+  const { KIND } = await import("../lib/abi.js");
+  const e = new Engine(await instantiate(compiledModule), false, 1 << 20);
+  const best = (f) => {
+    let min = Infinity;
+    for (let round = 0; round < 15; round++) {
+      collect();
+      const t0 = hr();
+      f(round);
+      min = Math.min(min, Number(hr() - t0) / reps);
+    }
+    return min;
+  };
+  const ts = 1_700_000_000_000_000_000n;
+  const writes = d.v0.length;
+  let seq = 0;
+  // An in-memory insert, for scale: fresh ids each round.
+  const insertNs = best((round) => {
+    for (let i = 0; i < reps; i++) {
+      seq = calls.write(e, KIND.insert, "user", `r${round}-${i}`, d.v0[i % writes], 0, ts, false).seq;
+    }
+  });
+  // The request of the last insert is still in the input buffer.
+  const [tl, il, vl] = e.lens;
+  const at = e.in;
+  let bytes = 0;
+  const encodeNs = best(() => {
+    for (let i = 0; i < reps; i++) bytes += singleRecord(seq, ts, KIND.insert, e.u8, at, tl, il, vl).length;
+  });
+  const recordBytes = singleRecord(seq, ts, KIND.insert, e.u8, at, tl, il, vl).length;
+  const callNs = best(() => {
+    for (let i = 0; i < reps; i++) {
+      bytes += e.enter().abi_version();
+      e.view();
+    }
+  });
+  const copyNs = best(() => {
+    for (let i = 0; i < reps; i++) bytes += e.u8.slice(at, at + recordBytes).length;
+  });
+  check(bytes > 0, "record costs: nothing measured");
+  return { insertNs, encodeNs, callNs, copyNs, recordBytes };
+}
+
 function fmtNs(x) {
   if (x === undefined || x === null) return "—";
   return x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1);
@@ -744,6 +799,7 @@ async function main() {
     extra.open = openTimes(o.quick ? 3 : 7);
   }
   extra.allocations = allocations(o);
+  if (actorstoreModule) extra.records = await recordCosts(d, o.quick ? 1000 : 5000);
   // A probe that could not run is a store that failed.
   for (const [what, r] of [["open", extra.open], ["allocations", extra.allocations]]) {
     if (r?.error) failures.push(`${what}: ${r.error}`);
@@ -765,6 +821,13 @@ async function main() {
       `open, median of ${op.runs.length} new processes: compile ${op.compileMs.toFixed(1)} ms (WebAssembly.compile; V8 compiles ` +
       `functions lazily), instantiate + open ${op.openMs.toFixed(1)} ms (from the compiled Module), first insert + get ` +
       `${op.firstCallsMs.toFixed(1)} ms; a second open from the same Module ${op.reopenMs.toFixed(1)} ms`);
+  }
+  const rc = extra.records;
+  if (rc) {
+    out.push(`mutation records (persisted stores), per single-op write of a ${rc.recordBytes}-byte record: encoded in JS ` +
+      `${fmtNs(rc.encodeNs)} ns; fetched from the module instead, at least ${fmtNs(rc.callNs + rc.copyNs)} ns ` +
+      `(one more export call ${fmtNs(rc.callNs)} + copy out ${fmtNs(rc.copyNs)}, before the module's own encoding): ` +
+      `JS ${fmtRatio(rc.encodeNs / (rc.callNs + rc.copyNs))} of that; an in-memory insert ${fmtNs(rc.insertNs)} ns`);
   }
   const a = extra.allocations;
   if (a.error) out.push(`JS allocations: ${a.error}`);

@@ -279,7 +279,8 @@ export class Engine {
       tl = this.str(type, base);
       il = this.str(id, base + tl);
     } catch (e) {
-      this.substitute(e, opIndex, "INVALID_KEY"); // a lone surrogate
+      if (!(e instanceof ActorStoreError)) throw e;
+      this.substitute(keyError(type, id), opIndex, "INVALID_KEY"); // a lone surrogate
       tl = il = 0;
     }
     if (bytes) this.u8.set(bytes, base + tl + il);
@@ -315,7 +316,11 @@ export class Engine {
     const index = dv.getInt32(p + ERROR_INDEX, true);
     const message = this.readStr(p + ERROR_HEADER, dv.getUint32(p + ERROR_MSG_LEN, true));
     if (substituted && index === this.substitutedAt && code === this.standIn) {
-      if (index >= 0) substituted.index = index;
+      if (index >= 0) {
+        // As the module words a batch operation's error (core.Store.Batch).
+        substituted.index = index;
+        substituted.message = `batch operation ${index}: ${substituted.message}`;
+      }
       return substituted;
     }
     const details = {};
@@ -331,14 +336,20 @@ export class Engine {
   }
 }
 
-// keyError is the error of a key the module is not shown because it is
-// certainly too long (see keyValue).
+// keyError is the module's verdict (core.CheckKey: its order of checks,
+// its words) on a key it is not shown: one certainly too long, or one
+// holding a lone surrogate, which UTF-8 cannot hold (TextEncoder would
+// replace it) and which is reported as the invalid UTF-8 it stands for.
+// js/test/keys.test.mjs holds the two to the same messages.
 function keyError(type, id) {
-  for (const [what, s, max] of [["type", type, MAX_TYPE_BYTES], ["id", id, MAX_ID_BYTES]]) {
-    if (s === "") return new ActorStoreError("INVALID_KEY", `invalid key: empty ${what}`);
-    if (!s.isWellFormed()) return new ActorStoreError("INVALID_KEY", `invalid key: ${what} is not valid Unicode (a lone surrogate)`);
-    const n = utf8.encode(s).length;
-    if (n > max) return new ActorStoreError("INVALID_KEY", `invalid key: ${what} is ${n} bytes, limit ${max}`);
-  }
+  const invalid = (what) => new ActorStoreError("INVALID_KEY", `invalid key: ${what}`);
+  if (type === "") return invalid("empty actor type");
+  if (id === "") return invalid("empty actor id");
+  const tl = utf8.encode(type).length;
+  if (tl > MAX_TYPE_BYTES) return invalid(`actor type is ${tl} bytes, more than ${MAX_TYPE_BYTES}`);
+  const il = utf8.encode(id).length;
+  if (il > MAX_ID_BYTES) return invalid(`actor id is ${il} bytes, more than ${MAX_ID_BYTES}`);
+  if (!type.isWellFormed()) return invalid("actor type is not valid UTF-8 (a lone surrogate)");
+  if (!id.isWellFormed()) return invalid("actor id is not valid UTF-8 (a lone surrogate)");
   return undefined;
 }
