@@ -202,7 +202,7 @@ func (e *wasmEngine) input(n uint64) ([]byte, *core.Error) {
 		if err != nil || p == 0 {
 			return nil, core.NewError(core.Internal, fmt.Sprintf("input buffer of %d bytes refused (%v)", n, err))
 		}
-		e.in, e.inCap = uint32(p), uint32(max(n, 4096))
+		e.in, e.inCap = uint32(p), uint32(max(n, abi.MinInputBuffer))
 	}
 	v, ok := e.mem.Read(e.in, uint32(n))
 	if !ok {

@@ -165,7 +165,7 @@ func inputBuffer(size uint32) (res uint32) {
 		return 0
 	}
 	if size > uint32(len(in)) || len(in) == 0 {
-		in = make([]byte, max(size, 4096))
+		in = make([]byte, max(size, abi.MinInputBuffer))
 	}
 	return ptr(in)
 }

@@ -27,6 +27,10 @@ const Version = 1
 // room for the largest value (64 MiB) and its key.
 const MaxRequestBytes = 65<<20 + 4096
 
+// MinInputBuffer is the smallest input buffer the module allocates:
+// input_buffer(size) makes room for max(size, MinInputBuffer) bytes.
+const MinInputBuffer = 4096
+
 // Pack puts a pointer and a length in one uint64, as exports return them.
 func Pack(ptr, n uint32) uint64 { return uint64(ptr)<<32 | uint64(n) }
 

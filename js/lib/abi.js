@@ -12,9 +12,11 @@ export const KIND = Object.freeze({ insert: 1, update: 2, updateVersioned: 3, de
 // Event operation names, indexed by an event's operation byte.
 export const OPERATIONS = Object.freeze([undefined, "insert", "update", "delete"]);
 
-// The module's ABI version (abi_version) and the largest request input_buffer accepts.
+// The module's ABI version (abi_version), the largest request input_buffer
+// accepts and the smallest buffer it makes.
 export const ABI_VERSION = 1;
 export const MAX_REQUEST_BYTES = 68161536;
+export const MIN_INPUT_BUFFER = 4096;
 
 // Keys, batches and options (0 means the default).
 export const MAX_TYPE_BYTES = 256;

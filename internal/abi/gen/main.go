@@ -35,9 +35,11 @@ type group struct {
 }
 
 var groups = []group{
-	{"The module's ABI version (abi_version) and the largest request input_buffer accepts.", []number{
+	{"The module's ABI version (abi_version), the largest request input_buffer\n" +
+		"accepts and the smallest buffer it makes.", []number{
 		c("ABI_VERSION", "Version", abi.Version),
 		c("MAX_REQUEST_BYTES", "MaxRequestBytes", abi.MaxRequestBytes),
+		c("MIN_INPUT_BUFFER", "MinInputBuffer", abi.MinInputBuffer),
 	}},
 	{"Keys, batches and options (0 means the default).", []number{
 		cc("MAX_TYPE_BYTES", "MaxTypeBytes", core.MaxTypeBytes),
