@@ -10,7 +10,7 @@
 // valid until the next call, `in` until the next ensureInput.
 
 import {
-  CODES, MAX_TYPE_BYTES, MAX_ID_BYTES, STATUS_SIZE,
+  CODES, MAX_TYPE_BYTES, MAX_ID_BYTES, MIN_INPUT_BUFFER, STATUS_SIZE,
   ERROR_CODE, ERROR_EXPECTED, ERROR_ACTUAL, ERROR_REQUESTED, ERROR_OLDEST, ERROR_INDEX, ERROR_MSG_LEN, ERROR_HEADER,
 } from "./abi.js";
 import { ActorStoreError } from "./errors.js";
@@ -22,7 +22,6 @@ const PACKED_PTR_SHIFT = 32n;
 export const PACKED_LEN_MASK = 0xffffffffn;
 const OK = CODES.indexOf("OK"); // the status byte of a success
 
-const MIN_INPUT_BYTES = 4096; // the input buffer's first size
 const INVALID_CBOR = Uint8Array.of(0xff); // a lone "break": never well-formed
 
 /** keyValue's value for requests that carry only a key. */
@@ -108,7 +107,7 @@ export class Engine {
   ensureInput(size, keep = 0) {
     if (size <= this.inCap) return;
     const saved = keep ? this.u8.slice(this.in, this.in + keep) : null;
-    let cap = Math.max(size, this.inCap * 2, MIN_INPUT_BYTES);
+    let cap = Math.max(size, this.inCap * 2, MIN_INPUT_BUFFER);
     this.calling = true;
     let p = this.ex.input_buffer(cap);
     if (p === 0 && cap > size) {
