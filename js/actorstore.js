@@ -13,6 +13,7 @@
 //   durable.js        a persisted store: rebuild, log, compaction
 //   persist.js        IndexedDB and Web Locks, the write queue
 //   record.js         the mutation record bytes (core/record.go's layout)
+//   errors.js         ActorStoreError and the helpers that make and report errors
 //   abi.js            the ABI's constants (generated: go generate ./internal/abi)
 
 import { DEFAULT_MAX_VALUE_BYTES, KIND, MAX_BATCH_OPS } from "./lib/abi.js";
