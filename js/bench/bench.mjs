@@ -16,8 +16,9 @@
 // baselines and their semantics are described in baselines.mjs.
 //
 // Also reported: the module's size (raw, gzip), open times in new
-// processes, JS heap bytes allocated per call, and Actor Store's wasm
-// memory once loaded.
+// processes, JS heap bytes allocated per call, Actor Store's wasm memory
+// once loaded, and what a persisted write's mutation record costs encoded
+// in JS against fetched from the module (recordCosts).
 //
 // Method. Each run opens a fresh store of each kind and takes them through
 // one life cycle — insert n actors, get, update, updateVersioned each of
