@@ -192,6 +192,8 @@ step_test() {
   go test -count=1 -race ./host ./internal/wal ./tests ./server ./internal/cborjson ./client ./cmd/actorstore
 
   need_node
+  log "JS lint: Biome's recommended rules over js/ and web-demo/ (js/biome.jsonc)"
+  (cd js && node_modules/.bin/biome lint . ../web-demo)
   log "JS host: TypeScript declarations (tsc --strict on a typed usage)"
   js/node_modules/.bin/tsc -p js/typecheck/tsconfig.json
   log "JS host in Node: conformance vectors, API tests"

@@ -627,9 +627,10 @@ async function openStore() {
   }
   const ms = performance.now() - t0;
   const seq = store.stats().currentSequence;
-  $('[data-testid="open-info"]').textContent = `Store opened in ${ms.toFixed(0)} ms ` + (persisted
+  const how = persisted
     ? (seq ? `(restored from IndexedDB at #${seq})` : "(fetch, compile and instantiate of actorstore.wasm; a new saved board)")
-    : `— this board is NOT saved: ${unsavedReason}`);
+    : `— this board is NOT saved: ${unsavedReason}`;
+  $('[data-testid="open-info"]').textContent = `Store opened in ${ms.toFixed(0)} ms ${how}`;
 }
 
 let feed;

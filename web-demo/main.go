@@ -8,7 +8,7 @@
 // It serves, from the repository root:
 //
 //	/                 web-demo/ (the app and the e2e test pages; no .go files)
-//	/actorstore/      js/: actorstore.js, wasi.js, actorstore.wasm, … and js/test/
+//	/actorstore/      js/: actorstore.js, lib/, actorstore.wasm, … and js/test/
 //	/vendor/cbor-x/   js/node_modules/cbor-x/ (the page maps "cbor-x" here)
 //	/tests/vectors/   tests/vectors/ (the conformance vectors)
 //
@@ -144,9 +144,9 @@ func newHandler(root string) (http.Handler, error) {
 	return &handler{mounts: []mount{
 		{prefix: "/vendor/cbor-x/", dir: j("js/node_modules/cbor-x")},
 		{prefix: "/tests/vectors/", dir: j("tests/vectors")},
-		// The package's own files and its test helpers, not node_modules.
+		// The package's own files (lib/ included) and its test helpers, not node_modules.
 		{prefix: "/actorstore/", dir: j("js"), allow: func(rel string) bool {
-			return !strings.Contains(rel, "/") || strings.HasPrefix(rel, "test/")
+			return !strings.Contains(rel, "/") || strings.HasPrefix(rel, "lib/") || strings.HasPrefix(rel, "test/")
 		}},
 		{prefix: "/", dir: j("web-demo"), allow: func(rel string) bool {
 			return path.Ext(rel) != ".go"

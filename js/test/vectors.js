@@ -221,7 +221,7 @@ function validateStep(s) {
       break;
     case "batch":
       need(Array.isArray(s.ops), "ops");
-      s.ops.forEach((o, i) => validateBatchOp(o, `op batch: ops[${i}]`));
+      for (const [i, o] of s.ops.entries()) validateBatchOp(o, `op batch: ops[${i}]`);
       break;
     case "subscribe":
       need(has(s, "from"), "from");
@@ -281,14 +281,14 @@ function validateExpect(e, op, allowed) {
       break;
     case "actors":
       if (!Array.isArray(e.actors)) fail("actors: want a list");
-      e.actors.forEach((a, i) => validateActor(a, `actors[${i}]`));
+      for (const [i, a] of e.actors.entries()) validateActor(a, `actors[${i}]`);
       break;
     case "events":
       validateEvents(e.events, "events");
       break;
     case "results":
       if (!Array.isArray(e.results)) fail("results: want a list");
-      e.results.forEach((r, i) => validateResult(r, `results[${i}]`));
+      for (const [i, r] of e.results.entries()) validateResult(r, `results[${i}]`);
       break;
     case "stats":
       fields(e.stats, STATS_FIELDS, "stats");
@@ -321,7 +321,7 @@ function validateResult(r, what) {
 
 function validateEvents(es, what) {
   if (!Array.isArray(es)) fail(`${what}: want a list`);
-  es.forEach((e, i) => validateEvent(e, `${what}[${i}]`));
+  for (const [i, e] of es.entries()) validateEvent(e, `${what}[${i}]`);
 }
 
 function validateEvent(e, what) {

@@ -393,7 +393,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       // A second tab (page) of the same browser context: LOCKED.
       const tab2 = await page.context().newPage();
       watchPage(tab2, problems);
-      await tab2.goto(server.url + "/e2e/persist.html");
+      await tab2.goto(`${server.url}/e2e/persist.html`);
       await tab2.waitForSelector("body[data-ready=true]");
       const locked = await tab2.evaluate(() => window.persistHarness.tryOpen("e2e"));
       assert.equal(locked.code, "LOCKED", locked.message);
@@ -448,7 +448,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       // A second tab gets the board unsaved (LOCKED), and says so.
       const tab2 = await page.context().newPage();
       watchPage(tab2, problems);
-      await tab2.goto(server.url + "/");
+      await tab2.goto(`${server.url}/`);
       await tab2.waitForSelector("body[data-ready=true]");
       assert.equal(await tab2.getByTestId("save-status").getAttribute("data-state"), "memory");
       assert.match(await text(tab2.getByTestId("open-info")), /NOT saved: locked/);
