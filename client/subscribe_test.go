@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -22,9 +23,8 @@ import (
 // sometimes with 1001, and sometimes starts a few events before the
 // requested one, as a careless server could.
 type fakeFeed struct {
-	t    *testing.T
-	n    uint64
-	seed uint64
+	t *testing.T
+	n uint64
 
 	mu    sync.Mutex
 	r     *rand.Rand
@@ -79,7 +79,14 @@ func (f *fakeFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reconnection must start right after the last event delivered.
 func TestSubscriptionResumes(t *testing.T) {
 	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("ACTORSTORE_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("ACTORSTORE_SEED=%q: %v", v, err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (ACTORSTORE_SEED replays it)", seed)
 	f := &fakeFeed{t: t, n: 300, r: rand.New(rand.NewPCG(seed, 1))}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
