@@ -19,12 +19,12 @@ func TestWritesOnEveryNode(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	ctx := context.Background()
 	for i, tn := range c.nodes {
-		a, err := tn.node.Insert(ctx, "user", fmt.Sprintf("u%d", i), map[string]any{"n": i})
+		a, err := tn.n().Insert(ctx, "user", fmt.Sprintf("u%d", i), map[string]any{"n": i})
 		if err != nil || a.Version != 0 {
 			t.Fatalf("insert through %s: %+v, %v", tn.id, a, err)
 		}
 		for _, other := range c.nodes {
-			got, ok, err := other.node.Get(ctx, "user", fmt.Sprintf("u%d", i))
+			got, ok, err := other.n().Get(ctx, "user", fmt.Sprintf("u%d", i))
 			if err != nil || !ok || string(got.Value) != string(a.Value) {
 				t.Fatalf("read on %s after a write through %s: %+v %v %v", other.id, tn.id, got, ok, err)
 			}
@@ -33,32 +33,32 @@ func TestWritesOnEveryNode(t *testing.T) {
 	f := c.followers()[0]
 	// Refusals are decided by the log, the same everywhere, and come back
 	// as the store's errors.
-	_, err := f.node.UpdateVersioned(ctx, "user", "u0", 1, 5)
+	_, err := f.n().UpdateVersioned(ctx, "user", "u0", 1, 5)
 	var vm *host.VersionMismatchError
 	if !errors.As(err, &vm) || vm.Expected != 5 || vm.Actual != 0 || err.Error() == "" {
 		t.Fatalf("stale CAS through a follower: %v", err)
 	}
-	if _, err := f.node.Insert(ctx, "user", "u0", 1); !errors.Is(err, host.ErrAlreadyExists) {
+	if _, err := f.n().Insert(ctx, "user", "u0", 1); !errors.Is(err, host.ErrAlreadyExists) {
 		t.Fatalf("duplicate insert through a follower: %v", err)
 	}
-	_, err = f.node.Batch(ctx, host.InsertOp("t", "a", 1), host.UpdateOp("t", "missing", 2))
+	_, err = f.n().Batch(ctx, host.InsertOp("t", "a", 1), host.UpdateOp("t", "missing", 2))
 	var be *host.BatchError
 	if !errors.As(err, &be) || be.Index != 1 || !errors.Is(err, host.ErrNotFound) {
 		t.Fatalf("failing batch through a follower: %v", err)
 	}
-	rs, err := f.node.Batch(ctx, host.InsertOp("t", "a", 1), host.DeleteOp("t", "a"), host.DeleteOp("t", "b"))
+	rs, err := f.n().Batch(ctx, host.InsertOp("t", "a", 1), host.DeleteOp("t", "a"), host.DeleteOp("t", "b"))
 	if err != nil || len(rs) != 3 || !rs[1].Found || rs[2].Found {
 		t.Fatalf("batch through a follower: %+v, %v", rs, err)
 	}
-	if _, err := f.node.Batch(ctx, host.BatchOp{}); !errors.Is(err, host.ErrInvalidArgument) {
+	if _, err := f.n().Batch(ctx, host.BatchOp{}); !errors.Is(err, host.ErrInvalidArgument) {
 		t.Fatalf("zero BatchOp: %v", err)
 	}
 	// Local reads never leave the node.
-	if _, ok, err := f.node.Get(server.WithConsistency(ctx, server.Local), "user", "u2"); err != nil || !ok {
+	if _, ok, err := f.n().Get(server.WithConsistency(ctx, server.Local), "user", "u2"); err != nil || !ok {
 		t.Fatalf("local read: %v %v", ok, err)
 	}
 	c.converge()
-	st, err := f.node.Status(ctx)
+	st, err := f.n().Status(ctx)
 	if err != nil || st.Role != "follower" || st.Leader.ID != c.leader().id || st.Leader.HTTP != c.leader().url || len(st.Members) != 3 {
 		t.Fatalf("status of a follower: %+v, %v", st, err)
 	}
@@ -84,7 +84,7 @@ func TestLeaderCrashKeepsAcknowledgedWrites(t *testing.T) {
 				default:
 				}
 				tn := c.nodes[(w+i)%3]
-				n := tn.node
+				n := tn.n()
 				if n == nil {
 					continue
 				}
@@ -115,7 +115,7 @@ func TestLeaderCrashKeepsAcknowledgedWrites(t *testing.T) {
 	for id := range acked {
 		n++
 		for _, tn := range c.nodes {
-			if _, ok, err := tn.node.Get(server.WithConsistency(ctx, server.Local), "k", id); err != nil || !ok {
+			if _, ok, err := tn.n().Get(server.WithConsistency(ctx, server.Local), "k", id); err != nil || !ok {
 				t.Fatalf("acknowledged write %s missing on %s: %v", id, tn.id, err)
 			}
 		}
@@ -136,12 +136,12 @@ func TestWrongTokenIsRefused(t *testing.T) {
 	}
 	s := newStreamLayer(ln, nil, peerInfo{id: "intruder"}, "not-the-token", nil, func(peerInfo) {})
 	defer s.Close()
-	if _, err := s.Dial(c.nodes[0].node.trans.LocalAddr(), time.Second); !errors.Is(err, errHandshake) {
+	if _, err := s.Dial(c.nodes[0].n().trans.LocalAddr(), time.Second); !errors.Is(err, errHandshake) {
 		t.Fatalf("dial with a wrong token: %v", err)
 	}
 	good := newStreamLayer(mustListen(t), nil, peerInfo{id: "friend"}, c.token, nil, func(peerInfo) {})
 	defer good.Close()
-	conn, err := good.Dial(c.nodes[0].node.trans.LocalAddr(), time.Second)
+	conn, err := good.Dial(c.nodes[0].n().trans.LocalAddr(), time.Second)
 	if err != nil {
 		t.Fatalf("dial with the token: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,10 +85,13 @@ type testNode struct {
 	dir      string
 	raftAddr string
 	url      string
-	node     *Node
+	node     atomic.Pointer[Node]
 	srv      *http.Server
 	ln       net.Listener
 }
+
+// n returns the node, nil while it is stopped.
+func (tn *testNode) n() *Node { return tn.node.Load() }
 
 type testCluster struct {
 	t      *testing.T
@@ -172,7 +176,7 @@ func (c *testCluster) start(tn *testNode, join []string) {
 	if err != nil {
 		t.Fatalf("open %s: %v", tn.id, err)
 	}
-	tn.node = n
+	tn.node.Store(n)
 	h.set(server.New(n, server.Options{Token: c.token, Logger: quietLogger()}))
 }
 
@@ -197,16 +201,17 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // stop closes a node: gracefully (a leader hands over), or killed.
 func (c *testCluster) stop(tn *testNode, graceful bool) {
-	if tn.node == nil {
+	n := tn.n()
+	if n == nil {
 		return
 	}
+	tn.node.Store(nil)
 	if graceful {
-		tn.node.Close(context.Background())
+		n.Close(context.Background())
 	} else {
-		tn.node.Kill()
+		n.Kill()
 	}
 	tn.srv.Close()
-	tn.node = nil
 }
 
 func (c *testCluster) ids() []string {
@@ -220,7 +225,7 @@ func (c *testCluster) ids() []string {
 func (c *testCluster) running() []*testNode {
 	var out []*testNode
 	for _, tn := range c.nodes {
-		if tn.node != nil {
+		if tn.n() != nil {
 			out = append(out, tn)
 		}
 	}
@@ -233,7 +238,7 @@ func (c *testCluster) leader() *testNode {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, tn := range c.running() {
-			if tn.node.leaderReady() {
+			if tn.n().leaderReady() {
 				return tn
 			}
 		}
@@ -258,7 +263,7 @@ func (c *testCluster) waitMembers(k int) {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if len(c.leader().node.configuration()) == k {
+		if len(c.leader().n().configuration()) == k {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -273,16 +278,16 @@ func (c *testCluster) converge() {
 	t.Helper()
 	ctx := context.Background()
 	l := c.leader()
-	want := l.node.raft.CommitIndex()
+	want := l.n().fsmIndex(l.n().raft.CommitIndex())
 	var feeds [][]host.ChangeEvent
 	for _, tn := range c.running() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := tn.node.fsm.waitIndex(wctx, want, tn.node.raft.AppliedIndex)
+		err := tn.n().fsm.waitIndex(wctx, want)
 		cancel()
 		if err != nil {
 			t.Fatalf("%s did not apply index %d: %v", tn.id, want, err)
 		}
-		feeds = append(feeds, feed(t, tn.node.store))
+		feeds = append(feeds, feed(t, tn.n().store))
 	}
 	for i := 1; i < len(feeds); i++ {
 		if len(feeds[i]) != len(feeds[0]) {

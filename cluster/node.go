@@ -262,6 +262,7 @@ func (n *Node) start(ctx context.Context) error {
 	if o.TrailingLogs > 0 {
 		conf.TrailingLogs = o.TrailingLogs
 	}
+	f.snaps = snaps
 	hasState, err := raft.HasExistingState(w, w, snaps)
 	if err != nil {
 		return err
@@ -553,7 +554,24 @@ func (n *Node) readIndexLocal(ctx context.Context, verify bool) (uint64, error) 
 			return 0, errNotLeader
 		}
 	}
-	return idx, nil
+	return n.fsmIndex(idx), nil
+}
+
+// fsmIndex returns the last entry at or before idx that the FSM sees (a
+// command or a configuration): raft's no-ops and barriers never reach
+// it, and a read waits for the FSM, so it must not wait for those. An
+// entry compacted away is covered by a snapshot the FSM restored.
+func (n *Node) fsmIndex(idx uint64) uint64 {
+	var l raft.Log
+	for i := idx; i > 0 && idx-i < 1024; i-- {
+		if err := n.wal.GetLog(i, &l); err != nil {
+			return i
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return 0
 }
 
 // readBarrier waits until this node's store may serve a read of the
@@ -582,7 +600,7 @@ func (n *Node) readBarrier(ctx context.Context) error {
 	}
 	wctx, cancel := n.requestContext(ctx)
 	defer cancel()
-	if err := n.fsm.waitIndex(wctx, idx, n.raft.AppliedIndex); err != nil {
+	if err := n.fsm.waitIndex(wctx, idx); err != nil {
 		return unavailable(err)
 	}
 	return nil
