@@ -94,7 +94,7 @@ type testNode struct {
 func (tn *testNode) n() *Node { return tn.node.Load() }
 
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	nodes  []*testNode
 	faults *netFaults
 	engine host.Engine
@@ -107,6 +107,10 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 // newCluster starts size nodes on loopback: the first bootstraps, the
 // others join through it.
 func newCluster(t *testing.T, size int, tweak func(*Options)) *testCluster {
+	return newClusterTB(t, size, tweak)
+}
+
+func newClusterTB(t testing.TB, size int, tweak func(*Options)) *testCluster {
 	c := &testCluster{t: t, faults: newNetFaults(), engine: host.EngineNative, token: "secret", tweak: tweak}
 	for i := range size {
 		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir()}
@@ -301,7 +305,7 @@ func (c *testCluster) converge() {
 	}
 }
 
-func feed(t *testing.T, s *host.Store) []host.ChangeEvent {
+func feed(t testing.TB, s *host.Store) []host.ChangeEvent {
 	var out []host.ChangeEvent
 	var since uint64
 	for {
