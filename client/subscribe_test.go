@@ -22,9 +22,8 @@ import (
 // sometimes with 1001, and sometimes starts a few events before the
 // requested one, as a careless server could.
 type fakeFeed struct {
-	t    *testing.T
-	n    uint64
-	seed uint64
+	t *testing.T
+	n uint64
 
 	mu    sync.Mutex
 	r     *rand.Rand
