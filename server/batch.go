@@ -120,7 +120,7 @@ func batchOp(item []byte) (host.BatchOp, error) {
 			f[k] = value
 			return nil
 		}
-		return fmt.Errorf("unknown key %q; want %q", key, batchFields)
+		return fmt.Errorf("unknown key %q", key)
 	})
 	if err != nil {
 		return host.BatchOp{}, fmt.Errorf("want a map of %q: %v", batchFields, err)
