@@ -155,20 +155,65 @@ func (c *Client) GetAll(ctx context.Context, typ string) ([]host.Actor, error) {
 	}
 }
 
-// List returns up to limit actors of a type with ids after after (all
-// from the first when after is ""), ordered by id, and the id to pass as
-// after for the next page, "" after the last one. A limit of 0 is the
-// server's default (1000).
+// maxListPage is the most actors the server gives per request; larger
+// limits are read in several requests.
+const maxListPage = 10_000
+
+// List returns a page of the actors of a type with ids after after (all
+// from the first when after is ""), ordered by id, as host.Store.List
+// does: up to limit of them (0 means host.DefaultListLimit), fewer when
+// they are large (host.ListPageBytes), and next, the last id of the page
+// when more follow (pass it as after), else "". A limit over 10,000 is
+// read in several requests, and is one consistent view only when no
+// write lands meanwhile.
+//
+// # Errors
+//
+// host.ErrInvalidArgument for a negative limit; host.ErrInvalidKey for an
+// invalid type.
 func (c *Client) List(ctx context.Context, typ, after string, limit int) ([]host.Actor, string, error) {
+	if limit < 0 {
+		return nil, "", localError(host.ErrInvalidArgument, "INVALID_ARGUMENT", fmt.Sprintf("invalid argument: negative limit %d", limit))
+	}
+	if limit == 0 {
+		limit = host.DefaultListLimit
+	}
 	if err := coreError(core.CheckType(typ)); err != nil {
 		return nil, "", err
 	}
-	q := url.Values{}
+	// As the store reads it: no id is longer than MaxIDBytes.
+	if len(after) > core.MaxIDBytes {
+		after = after[:core.MaxIDBytes]
+	}
+	out := []host.Actor{}
+	size := core.PageHeaderBytes // what the page accounts, as the store counts it
+	for {
+		page, next, err := c.listPage(ctx, typ, after, min(limit-len(out), maxListPage))
+		if err != nil {
+			return nil, "", err
+		}
+		for i := range page {
+			if len(out) > 0 && size >= host.ListPageBytes { // where the store's page would end
+				return out, out[len(out)-1].ID, nil
+			}
+			out = append(out, page[i])
+			size += len(page[i].ID) + len(page[i].Value) + core.PageActorBytes
+		}
+		switch {
+		case next == "" || len(page) == 0:
+			return out, "", nil
+		case len(out) == limit || size >= host.ListPageBytes:
+			return out, out[len(out)-1].ID, nil
+		}
+		after = next
+	}
+}
+
+// listPage reads one page of the list route.
+func (c *Client) listPage(ctx context.Context, typ, after string, limit int) ([]host.Actor, string, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	if after != "" {
 		q.Set("after", after)
-	}
-	if limit != 0 {
-		q.Set("limit", strconv.Itoa(limit))
 	}
 	r, err := c.do(ctx, &request{method: http.MethodGet, path: "/v1/actors/" + url.PathEscape(typ), query: q, read: true})
 	if err != nil {

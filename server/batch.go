@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -9,25 +10,27 @@ import (
 
 	"github.com/actorstore/actorstore/host"
 	"github.com/actorstore/actorstore/internal/cborjson"
+	"github.com/actorstore/actorstore/internal/cborraw"
 )
 
-// batchBody is a batch request: {"ops": [op, ...]}. A bare array of ops
-// is read too.
-type batchBody struct {
-	Ops []batchOp `cbor:"ops"`
-}
+// A batch request is {"ops": [op, ...]} (or a bare array of ops), each
+// op {"op", "type", "id", "value", "expectedVersion"}. It is read with
+// the walker of internal/cborraw, not a CBOR decoder, so that each value
+// reaches the store as the bytes it was sent as (a decoder would drop a
+// leading self-described CBOR tag, 55799); the store checks the values.
+// Self-described tags on the body and on an operation's other fields
+// mark them as CBOR and are passed over.
 
-// batchOp is one operation of a batch request.
-type batchOp struct {
-	Op              *string         `cbor:"op"`
-	Type            *string         `cbor:"type"`
-	ID              *string         `cbor:"id"`
-	Value           cbor.RawMessage `cbor:"value"`
-	ExpectedVersion *uint64         `cbor:"expectedVersion"`
-}
+// batchFields are the keys of an operation, in the order its refusals
+// are checked.
+var batchFields = [...]string{"op", "type", "id", "value", "expectedVersion"}
 
-// batchDec reads batch requests strictly: no unknown or repeated keys,
-// and limits as wide as the store's for the values inside.
+// batchWant is the shape of a batch, for messages.
+const batchWant = `want {"ops": [{"op", "type", "id", "value", "expectedVersion"}, ...]}`
+
+// batchDec decodes the other request objects (the bodies of the cluster
+// routes) strictly: no unknown or repeated keys, and limits as wide as
+// the store's.
 var batchDec = func() cbor.DecMode {
 	dm, err := cbor.DecOptions{
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
@@ -55,55 +58,126 @@ func (s *Server) readBatch(r *request) ([]host.BatchOp, error) {
 			return nil, errorf(http.StatusBadRequest, codeInvalidArgument, "malformed JSON batch: %v", err)
 		}
 	}
-	var ops []batchOp
-	if len(body) > 0 && body[0]>>5 == 4 {
-		err = batchDec.Unmarshal(body, &ops)
-	} else {
-		var b batchBody
-		err = batchDec.Unmarshal(body, &b)
-		ops = b.Ops
-	}
+	items, err := batchItems(cborraw.Untag(body))
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, codeInvalidArgument, "malformed batch: want {\"ops\": [{\"op\", \"type\", \"id\", \"value\", \"expectedVersion\"}, ...]}: %v", err)
+		return nil, errorf(http.StatusBadRequest, codeInvalidArgument, "malformed batch: %s: %v", batchWant, err)
 	}
-	out := make([]host.BatchOp, len(ops))
-	for i, op := range ops {
-		bad := func(format string, args ...any) error {
-			ae := errorf(http.StatusBadRequest, codeInvalidArgument, "batch operation %d: %s", i, fmt.Sprintf(format, args...))
+	out := make([]host.BatchOp, len(items))
+	for i, item := range items {
+		if out[i], err = batchOp(item); err != nil {
+			ae := errorf(http.StatusBadRequest, codeInvalidArgument, "batch operation %d: %v", i, err)
 			ae.Index = &i
-			return ae
-		}
-		if op.Op == nil {
-			return nil, bad(`"op" is missing`)
-		}
-		if op.Type == nil || op.ID == nil {
-			return nil, bad(`"type" and "id" are required`)
-		}
-		needValue := *op.Op != "delete"
-		switch {
-		case needValue && op.Value == nil:
-			return nil, bad(`"value" is missing (write null for a null value)`)
-		case !needValue && op.Value != nil:
-			return nil, bad(`a delete takes no "value"`)
-		case *op.Op == "updateVersioned" && op.ExpectedVersion == nil:
-			return nil, bad(`"expectedVersion" is missing`)
-		case *op.Op != "updateVersioned" && op.ExpectedVersion != nil:
-			return nil, bad(`"expectedVersion" is only for updateVersioned`)
-		}
-		switch *op.Op {
-		case "insert":
-			out[i] = host.InsertOp(*op.Type, *op.ID, op.Value)
-		case "update":
-			out[i] = host.UpdateOp(*op.Type, *op.ID, op.Value)
-		case "updateVersioned":
-			out[i] = host.UpdateVersionedOp(*op.Type, *op.ID, op.Value, *op.ExpectedVersion)
-		case "delete":
-			out[i] = host.DeleteOp(*op.Type, *op.ID)
-		default:
-			return nil, bad(`unknown op %q; want insert, update, updateVersioned or delete`, *op.Op)
+			return nil, ae
 		}
 	}
 	return out, nil
+}
+
+// batchItems returns the operations of a batch body, each as its bytes.
+func batchItems(body []byte) ([][]byte, error) {
+	major, _, _, _, err := cborraw.Head(body, 0)
+	if err != nil {
+		return nil, err
+	}
+	if major == cborraw.MajorArray {
+		return cborraw.Items(body)
+	}
+	var ops []byte
+	err = cborraw.Entries(body, func(key string, value []byte) error {
+		switch {
+		case key != "ops":
+			return fmt.Errorf("unknown key %q", key)
+		case ops != nil:
+			return fmt.Errorf(`repeated key "ops"`)
+		}
+		ops = cborraw.Untag(value)
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case ops == nil || cborraw.IsNull(ops):
+		return nil, nil
+	}
+	items, err := cborraw.Items(ops)
+	if err != nil {
+		return nil, fmt.Errorf(`"ops" must be an array: %v`, err)
+	}
+	return items, nil
+}
+
+// batchOp reads one operation.
+func batchOp(item []byte) (host.BatchOp, error) {
+	var f [len(batchFields)][]byte
+	err := cborraw.Entries(cborraw.Untag(item), func(key string, value []byte) error {
+		for k, name := range batchFields {
+			if key != name {
+				continue
+			}
+			if f[k] != nil {
+				return fmt.Errorf("repeated key %q", key)
+			}
+			f[k] = value
+			return nil
+		}
+		return fmt.Errorf("unknown key %q", key)
+	})
+	if err != nil {
+		return host.BatchOp{}, fmt.Errorf("want a map of %q: %v", batchFields, err)
+	}
+	// Fields other than the value: null is absent.
+	for k := range f {
+		if batchFields[k] != "value" && f[k] != nil {
+			if f[k] = cborraw.Untag(f[k]); cborraw.IsNull(f[k]) {
+				f[k] = nil
+			}
+		}
+	}
+	opRaw, typRaw, idRaw, value, expRaw := f[0], f[1], f[2], f[3], f[4]
+	if opRaw == nil {
+		return host.BatchOp{}, errors.New(`"op" is missing`)
+	}
+	op, err := cborraw.Text(opRaw)
+	if err != nil {
+		return host.BatchOp{}, fmt.Errorf(`"op" must be text: %v`, err)
+	}
+	if typRaw == nil || idRaw == nil {
+		return host.BatchOp{}, errors.New(`"type" and "id" are required`)
+	}
+	typ, err := cborraw.Text(typRaw)
+	if err != nil {
+		return host.BatchOp{}, fmt.Errorf(`"type" must be text: %v`, err)
+	}
+	id, err := cborraw.Text(idRaw)
+	if err != nil {
+		return host.BatchOp{}, fmt.Errorf(`"id" must be text: %v`, err)
+	}
+	needValue := op != "delete"
+	switch {
+	case needValue && value == nil:
+		return host.BatchOp{}, errors.New(`"value" is missing (write null for a null value)`)
+	case !needValue && value != nil:
+		return host.BatchOp{}, errors.New(`a delete takes no "value"`)
+	case op == "updateVersioned" && expRaw == nil:
+		return host.BatchOp{}, errors.New(`"expectedVersion" is missing`)
+	case op != "updateVersioned" && expRaw != nil:
+		return host.BatchOp{}, errors.New(`"expectedVersion" is only for updateVersioned`)
+	}
+	switch op {
+	case "insert":
+		return host.InsertOp(typ, id, cbor.RawMessage(value)), nil
+	case "update":
+		return host.UpdateOp(typ, id, cbor.RawMessage(value)), nil
+	case "updateVersioned":
+		expected, err := cborraw.Uint(expRaw)
+		if err != nil {
+			return host.BatchOp{}, fmt.Errorf(`"expectedVersion" must be an unsigned integer: %v`, err)
+		}
+		return host.UpdateVersionedOp(typ, id, cbor.RawMessage(value), expected), nil
+	case "delete":
+		return host.DeleteOp(typ, id), nil
+	}
+	return host.BatchOp{}, fmt.Errorf("unknown op %q; want insert, update, updateVersioned or delete", op)
 }
 
 func (s *Server) batch(r *request) error {
