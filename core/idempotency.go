@@ -1,7 +1,7 @@
 package core
 
 import (
-	"hash/crc64"
+	"hash/crc32"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,8 +27,8 @@ import (
 //     per entry, plus its key, its results, a delete's removed value and an
 //     error's message); the oldest are forgotten first. The newest entry is
 //     always kept, even alone over the byte bound.
-//   - An entry remembers a fingerprint of the request (CRC-64 of its shape,
-//     operation kinds, keys, values and expected versions): the same key
+//   - An entry remembers a fingerprint of the request (CRC-32s of its
+//     shape, operation kinds, keys, values and expected versions): the same key
 //     with another request is InvalidArgument, never another write's
 //     answer.
 //   - What is remembered: a write that succeeded (its versions, sequence
@@ -241,39 +241,41 @@ func (t *idemTable) list() []*idemEntry {
 	return out
 }
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
+var ieee = crc32.IEEETable
 
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // fingerprint identifies a request: its shape (one write or a batch) and
 // what each operation means — kind, key, value (not for a delete) and
-// expected version (for updateVersioned only), as a record encodes them.
+// expected version (for updateVersioned only). It is two CRC-32s of
+// those, Castagnoli's and IEEE's, side by side.
 func fingerprint(batch bool, ops []Op) uint64 {
-	var scratch [1 + 4*10]byte
-	h := append(scratch[:0], 0)
+	var h [1 + 4*8]byte
 	if batch {
 		h[0] = 1
 	}
-	crc := crc64.Update(0, crcTable, le.AppendUvarint(h, uint64(len(ops))))
-	for i := range ops {
-		op := &ops[i]
-		h = append(scratch[:0], byte(op.Kind))
-		h = le.AppendUvarint(h, uint64(len(op.Type)))
-		h = le.AppendUvarint(h, uint64(len(op.ID)))
+	le.PutUint64(h[1:], uint64(len(ops)))
+	c, i := crc32.Update(0, castagnoli, h[:9]), crc32.Update(0, ieee, h[:9])
+	for j := range ops {
+		op := &ops[j]
 		var value []byte
 		if op.Kind != KindDelete {
 			value = op.Value
-			h = le.AppendUvarint(h, uint64(len(value)))
 		}
+		expected := uint64(0)
 		if op.Kind == KindUpdateVersioned {
-			h = le.AppendUvarint(h, op.Expected)
+			expected = op.Expected
 		}
-		crc = crc64.Update(crc, crcTable, h)
-		crc = crc64.Update(crc, crcTable, bytesOf(op.Type))
-		crc = crc64.Update(crc, crcTable, bytesOf(op.ID))
-		crc = crc64.Update(crc, crcTable, value)
+		h[0] = byte(op.Kind)
+		le.PutUint64(h[1:], uint64(len(op.Type)))
+		le.PutUint64(h[9:], uint64(len(op.ID)))
+		le.PutUint64(h[17:], uint64(len(value)))
+		le.PutUint64(h[25:], expected)
+		for _, p := range [...][]byte{h[:], bytesOf(op.Type), bytesOf(op.ID), value} {
+			c, i = crc32.Update(c, castagnoli, p), crc32.Update(i, ieee, p)
+		}
 	}
-	return crc
+	return uint64(c)<<32 | uint64(i)
 }
 
 // rememberedCode reports the refusals a key remembers: those that depend
@@ -528,7 +530,7 @@ func (k *idemRestore) frame(s *Store, rd *reader, seq uint64) string {
 		}
 		if e := k.cur; e != nil && (e.err != nil || k.next == len(e.out)) {
 			if e.err == nil && (e.first == 0) != (k.found == 0) || e.first > seq || k.found > seq-e.first+1 {
-				return "idempotency key " + strconv.Quote(e.key) + ": sequence numbers out of range"
+				return "idempotency key results: sequence numbers out of range"
 			}
 			e.account()
 			s.idem.link(e)
