@@ -85,8 +85,9 @@ type idemEntry struct {
 	// first is the sequence of the first event the write made, 0 if none;
 	// its found operations made consecutive events from there.
 	first uint64
-	out   []idemOutcome // one per operation
-	size  int64         // bytes accounted against IdempotencyBytes
+	out   []idemOutcome  // one per operation
+	one   [1]idemOutcome // out's storage for a single operation
+	size  int64          // bytes accounted against IdempotencyBytes
 }
 
 // idemOutcome is the result of one operation of a remembered write.
@@ -109,7 +110,10 @@ func (e *idemEntry) account() {
 
 // succeeded fills e with the results rs of ops.
 func (e *idemEntry) succeeded(ops []Op, rs []Result) {
-	e.out = make([]idemOutcome, len(rs))
+	e.out = e.one[:min(len(rs), 1)]
+	if len(rs) > 1 {
+		e.out = make([]idemOutcome, len(rs))
+	}
 	for i := range rs {
 		r, o := &rs[i], &e.out[i]
 		o.found, o.version = r.Found, r.Actor.Version
@@ -550,7 +554,10 @@ func (k *idemRestore) header(s *Store, rd *reader) string {
 		if rd.err == nil && n > MaxBatchOps {
 			return "idempotency key with " + strconv.FormatUint(n, 10) + " results"
 		}
-		e.out = make([]idemOutcome, n)
+		e.out = e.one[:min(n, 1)]
+		if n > 1 {
+			e.out = make([]idemOutcome, n)
+		}
 	} else {
 		err := &Error{Code: code, Expected: rd.uvarint(), Actual: rd.uvarint()}
 		index := rd.uvarint()

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -457,4 +459,21 @@ func TestSnapshotRestoreCarriesKeys(t *testing.T) {
 	if err := dst.Snapshot(ctx, &again); err != nil || !bytes.Equal(again.Bytes(), buf.Bytes()) {
 		t.Fatalf("the engines' snapshots differ (%v)", err)
 	}
+}
+
+// BenchmarkUpdateKeyed is BenchmarkUpdate with a new idempotency key on
+// every write: the table fills to IdempotencyKeys, then evicts one key per
+// write.
+func BenchmarkUpdateKeyed(b *testing.B) {
+	perEngine(b, func(b *testing.B, bs *benchStore) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for i := 0; i < b.N; i++ {
+			k := r.IntN(benchActors)
+			ctx := WithIdempotencyKey(context.Background(), "bench-key-"+strconv.Itoa(i))
+			if _, err := bs.s.Update(ctx, benchType, benchID(k), bs.values[i%256]); err != nil {
+				b.Fatal(err)
+			}
+			bs.versions[k]++
+		}
+	})
 }
