@@ -108,8 +108,11 @@ func TestKeyedRefusalsAreRemembered(t *testing.T) {
 	// Refusals of the request itself are not remembered: the key stays
 	// free for a corrected request.
 	bad := Op{Kind: KindInsert, Type: "t", ID: "c", Value: []byte{0x82, 0x01}}
-	_, repeated, err = s.ApplyKeyed("fix", &bad, 9)
+	_, _, err = s.ApplyKeyed("fix", &bad, 9)
 	wantCode(t, err, InvalidValue, -1)
+	if _, repeated, err = s.ApplyKeyed("fix", &bad, 9); repeated || err == nil || err.Code != InvalidValue {
+		t.Fatalf("the invalid request again: repeated %v, %v", repeated, err)
+	}
 	bad.Value = val(1, 1)
 	r, repeated, err := s.ApplyKeyed("fix", &bad, 10)
 	ok(t, err)
