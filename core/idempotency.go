@@ -28,9 +28,9 @@ import (
 //     error's message); the oldest are forgotten first. The newest entry is
 //     always kept, even alone over the byte bound.
 //   - An entry remembers a fingerprint of the request (CRC-32s of its
-//     shape, operation kinds, keys, values and expected versions): the same key
-//     with another request is InvalidArgument, never another write's
-//     answer.
+//     shape, operation kinds, keys, values and expected versions): the
+//     same key with another request is InvalidArgument, never another
+//     write's answer.
 //   - What is remembered: a write that succeeded (its versions, sequence
 //     numbers, found flags and a delete's removed value) and a write the
 //     state refused (AlreadyExists, NotFound, VersionMismatch, StoreFull:
@@ -54,7 +54,7 @@ const RecordFormatKeyed = 2
 
 const (
 	// idemEntryOverhead approximates the fixed bytes of one entry: the
-	// entry, its map slot and its results' slice.
+	// entry and its map slot.
 	idemEntryOverhead = 160
 	// idemOutcomeBytes is the bytes of one operation's remembered result.
 	idemOutcomeBytes = 40
