@@ -41,6 +41,7 @@ type Store struct {
 	pending []Event        // events of the operation being applied
 	key     Actor          // scratch lookup key
 	hint    btree.PathHint // path of the latest lookup
+	idem    idemTable      // remembered idempotency keys (idempotency.go)
 }
 
 // New returns an empty store, or an InvalidArgument error for bad options.
@@ -246,6 +247,10 @@ type Stats struct {
 	EventsDropped   uint64 // events evicted from the replay buffer
 	Actors          uint64 // actors held
 	DataBytes       uint64 // bytes the actors account for
+	// IdempotencyKeys and IdempotencyBytes are the idempotency keys
+	// remembered and the bytes their answers account for.
+	IdempotencyKeys  uint64
+	IdempotencyBytes uint64
 }
 
 // Stats returns current statistics.
@@ -255,5 +260,6 @@ func (s *Store) Stats() Stats {
 		TotalEvents: f.seq, CurrentSequence: f.seq, OldestSequence: f.oldest(),
 		ReplayEvents: uint64(f.n), ReplayBytes: uint64(f.bytes), EventsDropped: f.dropped,
 		Actors: uint64(s.tree.len()), DataBytes: uint64(s.data),
+		IdempotencyKeys: uint64(len(s.idem.m)), IdempotencyBytes: uint64(s.idem.bytes),
 	}
 }
