@@ -137,13 +137,16 @@ type wireStats struct {
 	ReplayBufferBytes   uint64 `cbor:"replayBufferBytes"`
 	Actors              uint64 `cbor:"actors"`
 	DataBytes           uint64 `cbor:"dataBytes"`
+	IdempotencyKeys     uint64 `cbor:"idempotencyKeys"`
+	IdempotencyBytes    uint64 `cbor:"idempotencyBytes"`
 }
 
 func (s *wireStats) stats() host.Stats {
 	return host.Stats{TotalEvents: s.TotalEvents, CurrentSequence: s.CurrentSequence,
 		ReplayBufferSize: s.ReplayBufferSize, ActiveSubscriptions: s.ActiveSubscriptions,
 		EventsDropped: s.EventsDropped, OldestSequence: s.OldestSequence,
-		ReplayBufferBytes: s.ReplayBufferBytes, Actors: s.Actors, DataBytes: s.DataBytes}
+		ReplayBufferBytes: s.ReplayBufferBytes, Actors: s.Actors, DataBytes: s.DataBytes,
+		IdempotencyKeys: s.IdempotencyKeys, IdempotencyBytes: s.IdempotencyBytes}
 }
 
 // wireError is an error response: {"code","message"} and the error's

@@ -73,7 +73,7 @@ func (s *Server) stats(r *request) error {
 }
 
 func (e *enc) stats(st *host.Stats) *enc {
-	return e.object(9).
+	return e.object(11).
 		key("totalEvents").uint(st.TotalEvents).
 		key("currentSequence").uint(st.CurrentSequence).
 		key("replayBufferSize").int(st.ReplayBufferSize).
@@ -82,7 +82,9 @@ func (e *enc) stats(st *host.Stats) *enc {
 		key("oldestSequence").uint(st.OldestSequence).
 		key("replayBufferBytes").uint(st.ReplayBufferBytes).
 		key("actors").uint(st.Actors).
-		key("dataBytes").uint(st.DataBytes).end()
+		key("dataBytes").uint(st.DataBytes).
+		key("idempotencyKeys").uint(st.IdempotencyKeys).
+		key("idempotencyBytes").uint(st.IdempotencyBytes).end()
 }
 
 func (s *Server) status(r *request) error {

@@ -503,10 +503,15 @@ func newLoopback(t testing.TB, h http.Handler) string {
 
 func TestStatsStatusHealth(t *testing.T) {
 	ts := newTestServer(t, host.Options{}, Options{NodeID: "n1"})
-	expectStatus(t, ts.do("POST", "/v1/actors/a/1", []byte(`1`)), 201)
+	expectStatus(t, ts.do("POST", "/v1/actors/a/1", []byte(`1`), "Idempotency-Key", "k1"), 201)
 	r := ts.do("GET", "/v1/stats", nil)
+	st := stats(t, ts)
+	if st.IdempotencyKeys != 1 || st.IdempotencyBytes == 0 {
+		t.Errorf("the keyed insert is not remembered: %+v", st)
+	}
 	want := `{"totalEvents":1,"currentSequence":1,"replayBufferSize":1,"activeSubscriptions":0,"eventsDropped":0,"oldestSequence":1,"replayBufferBytes":` +
-		fmt.Sprint(stats(t, ts).ReplayBufferBytes) + `,"actors":1,"dataBytes":` + fmt.Sprint(stats(t, ts).DataBytes) + "}\n"
+		fmt.Sprint(st.ReplayBufferBytes) + `,"actors":1,"dataBytes":` + fmt.Sprint(st.DataBytes) +
+		`,"idempotencyKeys":1,"idempotencyBytes":` + fmt.Sprint(st.IdempotencyBytes) + "}\n"
 	if string(r.body) != want {
 		t.Errorf("stats %s, want %s", r.body, want)
 	}
@@ -617,3 +622,30 @@ func TestAccept(t *testing.T) {
 }
 
 func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
+
+// TestIdempotentRetries sends each write twice under one key, as a client
+// whose first answer was lost does: the store applies it once and the
+// retry gets the first answer, refusals included.
+func TestIdempotentRetries(t *testing.T) {
+	ts := newTestServer(t, host.Options{}, Options{})
+	twice := func(method, path, body, key string, headers ...string) *response {
+		t.Helper()
+		h := append([]string{"Idempotency-Key", key}, headers...)
+		first := ts.do(method, path, []byte(body), h...)
+		again := ts.do(method, path, []byte(body), h...)
+		if first.status != again.status || string(first.body) != string(again.body) {
+			t.Errorf("%s %s under %q: retry answered %d %s, first %d %s", method, path, key, again.status, again.body, first.status, first.body)
+		}
+		return first
+	}
+	expectStatus(t, twice("POST", "/v1/actors/a/1", `{"n":1}`, "k-insert"), 201)
+	expectStatus(t, twice("PUT", "/v1/actors/a/1", `{"n":2}`, "k-update"), 200)
+	expectStatus(t, twice("PUT", "/v1/actors/a/1", `{"n":3}`, "k-cas-stale", "If-Match", `"0"`), 412)
+	expectStatus(t, twice("POST", "/v1/batch", `{"ops":[{"op":"update","type":"a","id":"1","value":4}]}`, "k-batch"), 200)
+	expectStatus(t, twice("DELETE", "/v1/actors/a/1", ``, "k-delete"), 200)
+	if st := stats(t, ts); st.TotalEvents != 4 || st.IdempotencyKeys != 5 {
+		t.Errorf("after five writes each sent twice: %d events, %d keys; want 4 events (the CAS was refused), 5 keys", st.TotalEvents, st.IdempotencyKeys)
+	}
+	// A key reused for another write is refused rather than answered.
+	expectStatus(t, ts.do("PUT", "/v1/actors/a/2", []byte(`1`), "Idempotency-Key", "k-insert"), 400)
+}

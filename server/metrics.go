@@ -66,11 +66,13 @@ var (
 	descDropped  = prometheus.NewDesc("actorstore_events_dropped_total", "Change events evicted from the replay buffer.", nil, nil)
 	descReplay   = prometheus.NewDesc("actorstore_replay_buffer_events", "Change events retained in the replay buffer.", nil, nil)
 	descReplayB  = prometheus.NewDesc("actorstore_replay_buffer_bytes", "Bytes the retained change events account for.", nil, nil)
+	descIdemKeys = prometheus.NewDesc("actorstore_idempotency_keys", "Idempotency keys remembered with their first answers.", nil, nil)
+	descIdemB    = prometheus.NewDesc("actorstore_idempotency_bytes", "Bytes the remembered idempotency answers account for.", nil, nil)
 	descUp       = prometheus.NewDesc("actorstore_store_up", "1 when the store answered Stats at this scrape, else 0.", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSequence, descEvents, descActors, descData, descSubs, descDropped, descReplay, descReplayB, descUp} {
+	for _, d := range []*prometheus.Desc{descSequence, descEvents, descActors, descData, descSubs, descDropped, descReplay, descReplayB, descIdemKeys, descIdemB, descUp} {
 		ch <- d
 	}
 }
@@ -92,4 +94,6 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(st.EventsDropped))
 	ch <- prometheus.MustNewConstMetric(descReplay, prometheus.GaugeValue, float64(st.ReplayBufferSize))
 	ch <- prometheus.MustNewConstMetric(descReplayB, prometheus.GaugeValue, float64(st.ReplayBufferBytes))
+	ch <- prometheus.MustNewConstMetric(descIdemKeys, prometheus.GaugeValue, float64(st.IdempotencyKeys))
+	ch <- prometheus.MustNewConstMetric(descIdemB, prometheus.GaugeValue, float64(st.IdempotencyBytes))
 }
