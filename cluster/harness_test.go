@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -319,11 +318,6 @@ func feed(t testing.TB, s *host.Store) []host.ChangeEvent {
 		}
 		since = p.Next
 	}
-}
-
-func randomNode(r *rand.Rand, c *testCluster) *testNode {
-	rs := c.running()
-	return rs[r.IntN(len(rs))]
 }
 
 func eventString(e host.ChangeEvent) string {

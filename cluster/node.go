@@ -500,35 +500,33 @@ func (n *Node) apply(ctx context.Context, c *command) (*result, error) {
 // applyLocal appends a command to the log as leader and waits for it to
 // be applied here.
 func (n *Node) applyLocal(ctx context.Context, c *command) (*result, error) {
-	for {
-		n.stampMu.Lock()
-		if n.raft.State() != raft.Leader {
-			n.stampMu.Unlock()
-			return nil, errNotLeader
-		}
-		c.ts = unixNano(n.clock())
-		f := n.raft.Apply(c.encode(), n.opts.RequestTimeout)
+	n.stampMu.Lock()
+	if n.raft.State() != raft.Leader {
 		n.stampMu.Unlock()
-		err := f.Error()
-		switch {
-		case err == nil:
-			r, ok := f.Response().(*result)
-			if !ok {
-				return nil, fmt.Errorf("%w: no result for the command", host.ErrInternal)
-			}
-			return r, nil
-		case errors.Is(err, raft.ErrLeadershipLost) && c.hasKey:
-			// The command may or may not have been committed: with an
-			// idempotency key the store applies it once however often
-			// it comes, so ask again.
-			return nil, errNotLeader
-		case errors.Is(err, raft.ErrLeadershipLost):
-			return nil, fmt.Errorf("%w: leadership lost before the write was known to commit; it may or may not have taken effect", server.ErrUnavailable)
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return nil, host.ErrClosed
-		}
-		return nil, err
+		return nil, errNotLeader
 	}
+	c.ts = unixNano(n.clock())
+	f := n.raft.Apply(c.encode(), n.opts.RequestTimeout)
+	n.stampMu.Unlock()
+	err := f.Error()
+	switch {
+	case err == nil:
+		r, ok := f.Response().(*result)
+		if !ok {
+			return nil, fmt.Errorf("%w: no result for the command", host.ErrInternal)
+		}
+		return r, nil
+	case errors.Is(err, raft.ErrLeadershipLost) && c.hasKey:
+		// The command may or may not have been committed: with an
+		// idempotency key the store applies it once however often
+		// it comes, so ask again.
+		return nil, errNotLeader
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return nil, fmt.Errorf("%w: leadership lost before the write was known to commit; it may or may not have taken effect", server.ErrUnavailable)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return nil, host.ErrClosed
+	}
+	return nil, err
 }
 
 // readIndex returns the log index a read must see: as leader, the commit
