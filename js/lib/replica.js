@@ -24,7 +24,7 @@ import { environment, nextTask } from "./persist.js";
 import { Outbox } from "./replica-outbox.js";
 import { Sync, answerError, eventRecord } from "./replica-sync.js";
 import { Tabs } from "./replica-tabs.js";
-import { CBORWriter, readCBOR } from "./wire.js";
+import { CBORWriter, readCBOR, wellFormed } from "./wire.js";
 
 /** The persisted store a replica of name keeps its state in (IndexedDB database actorstore:replica:<name>). */
 export const STATE_PREFIX = "replica:";
@@ -409,6 +409,11 @@ export class Replica extends EventTarget {
       if (ops.length > MAX_BATCH_OPS) throw invalidArgument(`batch of ${ops.length} operations, limit ${MAX_BATCH_OPS}`);
       entry.ops = [];
       entry.input = [];
+      // An operation the replica must not send as it is goes as a stand-in
+      // the store refuses with the same code at the same index (an empty
+      // key, a value that is not UTF-8), so that the server still reports
+      // earlier operations' errors first; then the replica reports its own.
+      const standIns = {};
       ops.forEach((op, i) => {
         const at = (e) => {
           e.index = i;
@@ -416,19 +421,35 @@ export class Replica extends EventTarget {
           return e;
         };
         if (!op || !WRITE_OPS.includes(op.op)) throw at(invalidArgument(`unknown batch operation ${JSON.stringify(op?.op)}`));
-        const kerr = checkKey(op.type, op.id);
-        if (kerr) throw at(kerr);
+        if (op.op === "updateVersioned" && (!Number.isSafeInteger(op.expected) || op.expected < 0)) {
+          throw at(invalidArgument(`expected version must be a non-negative integer, got ${op.expected}`));
+        }
         const o = { op: op.op, type: op.type, id: op.id };
-        if (op.op !== "delete") o.value = this.#encode(op.value, at);
-        if (op.op === "updateVersioned") {
-          if (!Number.isSafeInteger(op.expected) || op.expected < 0) {
-            throw at(invalidArgument(`expected version must be a non-negative integer, got ${op.expected}`));
+        const kerr = checkKey(op.type, op.id);
+        let err = null;
+        if (kerr) {
+          err = kerr;
+          o.type = "";
+          o.id = "";
+        }
+        if (op.op !== "delete") {
+          try {
+            o.value = this.#encode(op.value);
+          } catch (e) {
+            err ??= e;
+            o.value = STAND_IN;
           }
-          o.expected = op.expected;
+          if (!err && !wellFormed(o.value)) standIns[i] = { code: "INVALID_VALUE" }; // the module words it
+        }
+        if (op.op === "updateVersioned") o.expected = op.expected;
+        if (err) {
+          if (i === 0) throw at(err); // nothing comes before it
+          standIns[i] = { code: err.code, error: { code: err.code, message: `batch operation ${i}: ${err.message}`, index: i } };
         }
         entry.ops.push(o);
         entry.input.push(op.value);
       });
+      if (Object.keys(standIns).length) entry.standIns = standIns;
       return entry;
     }
     const kerr = checkKey(w.type, w.id);
@@ -436,8 +457,9 @@ export class Replica extends EventTarget {
     entry.type = w.type;
     entry.id = w.id;
     if (w.op !== "delete") {
-      entry.value = this.#encode(w.value, (e) => e);
+      entry.value = this.#encode(w.value);
       entry.input = w.value;
+      if ((isDotSegment(w.type) || isDotSegment(w.id)) && !wellFormed(entry.value)) entry.standIns = { 0: { code: "INVALID_VALUE" } };
     }
     if (w.op === "updateVersioned") {
       if (!Number.isSafeInteger(w.expected) || w.expected < 0) {
@@ -448,16 +470,36 @@ export class Replica extends EventTarget {
     return entry;
   }
 
-  #encode(value, at) {
+  // #valueError is the module's error for a value (CBOR bytes), as the
+  // batch operation i it is in; undefined when the module takes it.
+  async #valueError(bytes, i) {
+    this.#scratch ??= this.#ActorStore.open({
+      wasm: this.#o.wasm, raw: true, replayBufferSize: 1, maxValueBytes: MAX_VALUE_LIMIT, maxDataBytes: MAX_DATA_LIMIT,
+    });
+    const s = await this.#scratch;
+    try {
+      s.batch([{ op: "insert", type: "v", id: "v", value: new RawCBOR(bytes) }, { op: "delete", type: "v", id: "v" }]);
+      return undefined;
+    } catch (e) {
+      if (e.code !== "INVALID_VALUE") return undefined;
+      e.index = i;
+      e.message = e.message.replace(/^batch operation 0: /, `batch operation ${i}: `);
+      return e;
+    }
+  }
+
+  #scratch = null; // a store of its own that checks values (#valueError)
+
+  #encode(value) {
     if (value instanceof RawCBOR) return value.bytes;
     if (this.#raw) {
       if (value instanceof Uint8Array) return value;
-      throw at(new ActorStoreError("INVALID_VALUE", "invalid value: a raw store takes Uint8Array or RawCBOR values"));
+      throw new ActorStoreError("INVALID_VALUE", "invalid value: a raw store takes Uint8Array or RawCBOR values");
     }
     try {
       return encodeValue(value);
     } catch (e) {
-      throw at(new ActorStoreError("INVALID_VALUE", `invalid value: cannot encode as CBOR: ${e.message}`));
+      throw new ActorStoreError("INVALID_VALUE", `invalid value: cannot encode as CBOR: ${e.message}`);
     }
   }
 
@@ -528,14 +570,19 @@ export class Replica extends EventTarget {
           await new Promise((resolve) => setTimeout(resolve, Number.isFinite(after) && after > 0 ? after * 1000 : 1000));
           continue;
         }
-        this.#queue.shift();
-        this.#outbox?.remove(entry.key);
         let outcome;
         try {
           outcome = await this.#outcome(entry, res);
         } catch (e) {
           outcome = { error: new ActorStoreError("INTERNAL", `internal: the server's answer is unreadable: ${e.message}`) };
         }
+        if (outcome.retry) {
+          this.#inFlight = null;
+          this.#watch(entry, -1);
+          continue;
+        }
+        this.#queue.shift();
+        this.#outbox?.remove(entry.key);
         this.#inFlight = null;
         if (outcome.error) {
           this.#watch(entry, -1);
@@ -552,7 +599,7 @@ export class Replica extends EventTarget {
 
   // #send sends one write; a network failure throws.
   #send(entry) {
-    const headers = { "Content-Type": MEDIA_CBOR, Accept: MEDIA_CBOR, "Idempotency-Key": entry.key };
+    const headers = { "Content-Type": MEDIA_CBOR, Accept: MEDIA_CBOR, "Idempotency-Key": entry.sendKey ?? entry.key };
     const o = this.#o;
     if (o.token) headers.Authorization = `Bearer ${o.token}`;
     const base = o.url.endsWith("/") ? o.url : `${o.url}/`;
@@ -563,7 +610,7 @@ export class Replica extends EventTarget {
       // "." and ".." cannot be path segments (URLs drop them): such keys go as a batch of one.
       method = "POST";
       path = "v1/batch";
-      body = batchBody(entry.op === "batch" ? entry.ops : [entry]);
+      body = batchBody(entry.op === "batch" ? entry.ops : [entry], entry.standIns);
     } else {
       path = `v1/actors/${encodeURIComponent(entry.type)}/${encodeURIComponent(entry.id)}`;
       method = entry.op === "insert" ? "POST" : entry.op === "delete" ? "DELETE" : "PUT";
@@ -582,10 +629,32 @@ export class Replica extends EventTarget {
         await res.arrayBuffer();
         return { result: undefined, event: null };
       }
-      const err = await answerError(res);
-      if (single && entry.op !== "batch" && err.index === 0 && (isDotSegment(entry.type) || isDotSegment(entry.id))) {
+      let err = await answerError(res);
+      const ops = single ? [entry] : entry.ops;
+      const stood = entry.standIns?.[err.index];
+      if (stood && stood.code === err.code) {
+        err = stood.error
+          ? new ActorStoreError(stood.error.code, stood.error.message, stood.error)
+          : await this.#valueError(ops[err.index].value, err.index);
+      } else if (err.code === "INVALID_ARGUMENT" && /^malformed batch/.test(err.message) && !entry.checked) {
+        // The server's decoder refused a value the replica let through:
+        // the module decides which, and the batch goes again without it.
+        entry.checked = true;
+        let more = false;
+        for (let i = 0; i < ops.length; i++) {
+          if (ops[i].op !== "delete" && !entry.standIns?.[i] && (await this.#valueError(ops[i].value, i))) {
+            entry.standIns = { ...entry.standIns, [i]: { code: "INVALID_VALUE" } };
+            more = true;
+          }
+        }
+        if (more) {
+          entry.sendKey = newKey(); // the refused request was never applied
+          return { retry: true };
+        }
+      }
+      if (single && err.index === 0) {
         delete err.index;
-        err.message = err.message.replace(/^batch operation 0: /, "");
+        err.message = err.message.replace(/^(actorstore: )?batch operation 0: /, "$1");
       }
       return { error: err };
     }
@@ -615,7 +684,7 @@ export class Replica extends EventTarget {
       const value = op.op === "delete" ? this.#stored(a.value) : this.#written(entry.input?.[i], op.value, !!entry.input);
       event = op.op === "delete"
         ? { op: "delete", type: op.type, id: op.id, version: a.version }
-        : { op: EVENT_OF[op.op], type: op.type, id: op.id, version: a.version, value: op.value };
+        : { op: EVENT_OF[op.op], type: op.type, id: op.id, version: a.version }; // the server may re-encode a batch's values
       return { actor: { type: op.type, id: op.id, value, version: a.version }, found: true };
     });
     return { result: results, event };
@@ -778,6 +847,7 @@ export class Replica extends EventTarget {
     for (const p of waiting) p.reject(why);
     await this.#tabs?.close();
     await this.#outbox?.close();
+    if (this.#scratch) await (await this.#scratch).close();
     await this.#store?.close();
   }
 }
@@ -785,7 +855,8 @@ export class Replica extends EventTarget {
 function matches(w, ev) {
   const d = w.event;
   return ev.sequence > w.s0 && ev.operation === d.op && ev.type === d.type && ev.id === d.id &&
-    (d.op === "delete" ? ev.previousVersion === d.version : ev.newVersion === d.version && bytesEqual(ev.newValue, d.value));
+    (d.op === "delete" ? ev.previousVersion === d.version
+      : ev.newVersion === d.version && (d.value === undefined || bytesEqual(ev.newValue, d.value)));
 }
 
 function bytesEqual(a, b) {
@@ -807,14 +878,23 @@ function checkKey(type, id) {
   return keyError(type, id);
 }
 
+// A value that cannot be embedded in a CBOR body (it is not well-formed)
+// goes as this stand-in, which the store refuses as INVALID_VALUE at the
+// same operation (a text string that is not UTF-8): so the server still
+// reports any earlier operation's error first, and the replica reports the
+// value's own error in its place.
+const STAND_IN = Uint8Array.of(0x61, 0xff);
+
 // batchBody is POST /v1/batch's CBOR body: { ops: [{ op, type, id,
-// value, expectedVersion }] }, values embedded as they are.
-function batchBody(ops) {
+// value, expectedVersion }] }, values embedded as they are (standIns: the
+// indices whose values go as STAND_IN).
+function batchBody(ops, standIns) {
   const w = new CBORWriter().map(1).text("ops").array(ops.length);
-  for (const o of ops) {
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i];
     const n = 3 + (o.op !== "delete" ? 1 : 0) + (o.op === "updateVersioned" ? 1 : 0);
     w.map(n).text("op").text(o.op).text("type").text(o.type).text("id").text(o.id);
-    if (o.op !== "delete") w.text("value").raw(o.value);
+    if (o.op !== "delete") w.text("value").raw(standIns?.[i]?.code === "INVALID_VALUE" ? STAND_IN : o.value);
     if (o.op === "updateVersioned") w.text("expectedVersion").uint(o.expected);
   }
   return w.bytes();

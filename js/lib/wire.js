@@ -24,6 +24,17 @@ export function readCBOR(b) {
   return v;
 }
 
+/** Whether b is one whole CBOR data item as far as its structure goes (lengths, nesting, breaks). */
+export function wellFormed(b) {
+  try {
+    const r = new Reader(b);
+    r.item(true);
+    return r.p === b.length;
+  } catch {
+    return false;
+  }
+}
+
 class Reader {
   constructor(b) {
     this.b = b;
