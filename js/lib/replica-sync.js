@@ -47,7 +47,7 @@ export function eventRecord(bytes) {
     : ev.operation === "delete" ? KIND.delete : 0;
   if (!kind || !Number.isSafeInteger(ev.sequence) || ev.sequence < 1 || typeof ev.type !== "string" ||
       typeof ev.id !== "string" || (kind !== KIND.delete && !(ev.newValue instanceof Uint8Array))) {
-    throw new Error(`not an event: ${JSON.stringify(ev, (k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}`);
+    throw new Error(`not an event: ${JSON.stringify(ev, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}`);
   }
   ev.record = opRecord(ev.sequence, rfc3339ToNs(ev.timestamp), kind, ev.type, ev.id, ev.newValue);
   return ev;
