@@ -123,7 +123,7 @@ export class Replica extends EventTarget {
 
   async [CONNECT]() {
     const o = this.#o;
-    const storeOptions = {
+    this.#storeOptions = {
       wasm: o.wasm,
       raw: o.raw,
       replayBufferSize: o.replayBufferSize,
@@ -132,41 +132,66 @@ export class Replica extends EventTarget {
       maxValueBytes: o.maxValueBytes ?? MAX_VALUE_LIMIT,
       maxDataBytes: o.maxDataBytes ?? MAX_DATA_LIMIT,
     };
-    const tabs = o.name !== undefined ? Tabs.available() : false;
-    if (o.persist || tabs) environment(); // UNAVAILABLE without IndexedDB or Web Locks when persisting
+    const tabs = o.name !== undefined && Tabs.available();
+    if (o.persist) environment(); // UNAVAILABLE without IndexedDB or Web Locks
     if (tabs) {
       this.#tabs = new Tabs(o.name, this.#tabHooks());
-      const lead = await this.#tabs.start();
+      let lead;
+      try {
+        lead = await this.#tabs.start();
+      } catch (e) {
+        this.#tabs.close();
+        throw new ActorStoreError("UNAVAILABLE", `unavailable: cannot take the Web Lock of "${o.name}": ${e?.message ?? e}`);
+      }
       if (!lead) {
         // Another tab leads: start from its state.
-        this.#store = await this.#ActorStore.open(storeOptions);
-        this.#hooks = this.#store[STORE]();
+        let ready;
+        this.#following = new Promise((resolve) => {
+          ready = resolve;
+        });
         try {
+          this.#store = await this.#ActorStore.open(this.#storeOptions);
+          this.#hooks = this.#store[STORE]();
+          ready();
           await this.#tabs.joined(o.timeout);
         } catch (e) {
+          ready();
           await this.#shutdown(e);
           throw e;
         }
         return;
       }
     }
-    await this.#lead(storeOptions);
+    await this.#lead();
   }
 
+  #storeOptions;
+  #following = Promise.resolve(); // a follower's store is ready
+
   // #lead makes this tab the one holding the connection: the store (its
-  // persisted state when persist is set), the queue, the watch.
-  async #lead(storeOptions) {
+  // persisted state when persist is set), the queue, the watch. A follower
+  // taking over keeps the store it has (persisting it from now on).
+  async #lead() {
     const o = this.#o;
     this.#leader = true;
     let resync = null;
     try {
       if (!this.#store) {
         this.#store = await this.#ActorStore.open(o.persist
-          ? { ...storeOptions, persist: { name: STATE_PREFIX + o.persist.name } }
-          : storeOptions);
+          ? { ...this.#storeOptions, persist: { name: STATE_PREFIX + o.persist.name } }
+          : this.#storeOptions);
         this.#hooks = this.#store[STORE]();
       } else if (o.persist) {
-        await this.#hooks.persist({ name: STATE_PREFIX + o.persist.name });
+        // The tab that led may still be closing its database: try a while.
+        for (let i = 0; ; i++) {
+          try {
+            await this.#hooks.persist({ name: STATE_PREFIX + o.persist.name });
+            break;
+          } catch (e) {
+            if (e.code !== "LOCKED" || i >= 50) throw e;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
       }
       this.#seq = this.#store.stats().currentSequence;
       if (o.persist) {
@@ -174,16 +199,17 @@ export class Replica extends EventTarget {
         this.#outbox = outbox;
         if (url !== undefined && url !== o.url) resync = "SERVER_CHANGED";
         if (url !== o.url) outbox.setURL(o.url);
-        for (const w of writes) this.#enqueue(w, false);
+        for (const w of writes) this.#enqueue(w);
       }
     } catch (e) {
       await this.#shutdown(e);
       throw e;
     }
+    if (this.#closed) return;
     if (this.#seq === 0 && resync === null) resync = "INITIAL";
+    this.#tabs?.lead();
     this.#sync = new Sync(this.#syncHooks(), o, resync);
     this.#sync.run().catch(reportError);
-    this.#tabs?.lead();
     this.#emitPending();
     let first;
     try {
@@ -280,6 +306,7 @@ export class Replica extends EventTarget {
   // #applyRecords replays the server's records (evs: their events, when
   // known) and tells the other tabs and the writes waiting for them.
   #applyRecords(records, evs) {
+    const first = this.#seq + 1;
     try {
       this.#seq = this.#hooks.apply(records);
     } catch (e) {
@@ -292,7 +319,7 @@ export class Replica extends EventTarget {
       this.#sync?.resync("DIVERGED");
       return;
     }
-    this.#tabs?.applied(records);
+    this.#tabs?.applied(first, records);
     if (evs && this.#watchKeys.size) this.#matchApplied(evs);
   }
 
@@ -389,11 +416,11 @@ export class Replica extends EventTarget {
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = new Promise((resolve, reject) => this.#waiting.set(entry.key, { resolve, reject }));
+    const p = new Promise((resolve, reject) => this.#waiting.set(entry.key, { resolve, reject, entry }));
     if (!this.#leader && this.#tabs) {
       this.#tabs.forward(entry);
     } else {
-      this.#enqueue(entry, true);
+      this.#enqueue(entry);
     }
     return p;
   }
@@ -534,10 +561,10 @@ export class Replica extends EventTarget {
 
   // #enqueue adds a write to the queue of the leading tab (fresh: made
   // now, so it goes to IndexedDB).
-  #enqueue(entry, fresh) {
+  #enqueue(entry) {
     if (this.#queue.some((w) => w.key === entry.key) || this.#inFlight?.key === entry.key) return;
     this.#queue.push(entry);
-    if (fresh || entry.tab) this.#outbox?.add(entry);
+    this.#outbox?.add(entry);
     this.#emitPending();
     this.#pump();
   }
@@ -627,7 +654,7 @@ export class Replica extends EventTarget {
     if (!res.ok) {
       if (res.status === 404 && entry.op === "delete" && !(isDotSegment(entry.type) || isDotSegment(entry.id))) {
         await res.arrayBuffer();
-        return { result: undefined, event: null };
+        return { wire: undefined, event: null };
       }
       let err = await answerError(res);
       const ops = single ? [entry] : entry.ops;
@@ -662,32 +689,42 @@ export class Replica extends EventTarget {
     if (single) {
       let a = body;
       if (body.results) {
-        if (!body.results[0].found) return { result: undefined, event: null };
+        if (!body.results[0].found) return { wire: undefined, event: null };
         a = body.results[0].actor;
       }
-      if (entry.op === "delete") {
-        return {
-          result: { type: entry.type, id: entry.id, value: this.#stored(a.value), version: a.version },
-          event: { op: "delete", type: entry.type, id: entry.id, version: a.version },
-        };
-      }
-      return {
-        result: { type: entry.type, id: entry.id, value: this.#written(entry.input, entry.value, "input" in entry), version: a.version },
-        event: { op: EVENT_OF[entry.op], type: entry.type, id: entry.id, version: a.version, value: entry.value },
-      };
+      const event = entry.op === "delete"
+        ? { op: "delete", type: entry.type, id: entry.id, version: a.version }
+        : { op: EVENT_OF[entry.op], type: entry.type, id: entry.id, version: a.version, value: entry.value };
+      return { wire: { version: a.version, value: entry.op === "delete" ? a.value : undefined }, event };
     }
     let event = null;
-    const results = body.results.map((r, i) => {
+    const wire = body.results.map((r, i) => {
       const op = entry.ops[i];
-      if (!r.found || !r.actor) return { actor: undefined, found: false };
+      if (!r.found || !r.actor) return { found: false };
       const a = r.actor;
-      const value = op.op === "delete" ? this.#stored(a.value) : this.#written(entry.input?.[i], op.value, !!entry.input);
       event = op.op === "delete"
         ? { op: "delete", type: op.type, id: op.id, version: a.version }
         : { op: EVENT_OF[op.op], type: op.type, id: op.id, version: a.version }; // the server may re-encode a batch's values
-      return { actor: { type: op.type, id: op.id, value, version: a.version }, found: true };
+      return { found: true, version: a.version, value: op.op === "delete" ? a.value : undefined };
     });
-    return { result: results, event };
+    return { wire, event };
+  }
+
+  // #result is what a write resolves with, from the server's answer in
+  // wire form (versions; deleted values as CBOR bytes): written values are
+  // the caller's own when this tab made the write, else read back.
+  #result(entry, wire) {
+    if (wire === undefined) return undefined;
+    if (entry.op === "batch") {
+      return wire.map((r, i) => {
+        if (!r.found) return { actor: undefined, found: false };
+        const op = entry.ops[i];
+        const value = op.op === "delete" ? this.#stored(r.value) : this.#written(entry.input?.[i], op.value, !!entry.input);
+        return { actor: { type: op.type, id: op.id, value, version: r.version }, found: true };
+      });
+    }
+    const value = entry.op === "delete" ? this.#stored(wire.value) : this.#written(entry.input, entry.value, "input" in entry);
+    return { type: entry.type, id: entry.id, value, version: wire.version };
   }
 
   // #watch counts the keys of a write whose events the replica notes
@@ -705,7 +742,7 @@ export class Replica extends EventTarget {
   // #acknowledged: the server committed the write; it resolves once the
   // replica has applied its event (at once if it has already).
   #acknowledged(entry, outcome, s0, epoch) {
-    const w = { entry, result: outcome.result, event: outcome.event, s0 };
+    const w = { entry, wire: outcome.wire, event: outcome.event, s0 };
     if (!w.event || this.#recent.some((ev) => matches(w, ev)) || (epoch !== this.#epoch && this.#stateHas(w.event))) {
       this.#done(w);
       return;
@@ -744,17 +781,18 @@ export class Replica extends EventTarget {
 
   #done(w) {
     this.#watch(w.entry, -1);
-    this.#settle(w.entry, null, w.result);
+    this.#settle(w.entry, null, w.wire);
   }
 
-  #settle(entry, error, result) {
+  #settle(entry, error, wire) {
     const p = this.#waiting.get(entry.key);
     this.#waiting.delete(entry.key);
+    const result = error ? undefined : this.#result(p?.entry ?? entry, wire);
     if (p) {
       if (error) p.reject(error);
       else p.resolve(result);
     }
-    this.#tabs?.settled(entry.key, this.#seq, error, result);
+    this.#tabs?.settled(entry.key, this.#seq, error, wire);
     this.#emit("settled", { write: this.#publicWrite(entry), result, error: error ?? undefined });
   }
 
@@ -775,22 +813,28 @@ export class Replica extends EventTarget {
         this.#remotePending = list;
         this.#emitPending();
       },
-      settled: (key, seq, error, result) => this.#remoteSettled(key, seq, error, result),
+      settled: (key, seq, error, wire) => this.#remoteSettled(key, seq, error, wire),
       unsettled: () => [...this.#waiting.keys()],
       // The leader: state for a new tab, writes from the others.
       snapshot: () => ({ bytes: this.#store.snapshot(), status: this.#status, pending: this.#queue }),
-      write: (entry) => this.#enqueue({ ...entry, tab: true }, false),
+      write: (entry) => this.#enqueue(entry),
       // This tab now leads.
-      lead: () => this.#lead({}).catch((e) => this.#shutdown(e)),
+      lead: () => {
+        this.#following
+          .then(() => (this.#closed ? undefined : this.#lead()))
+          .catch((e) => this.#shutdown(e));
+      },
     };
   }
 
-  #remoteSettled(key, seq, error, result) {
+  // #remoteSettled: the leader settled a write of this tab's; the records
+  // up to seq came before this message, so the write is applied here too.
+  #remoteSettled(key, seq, error, wire) {
     const p = this.#waiting.get(key);
     if (!p) return;
     this.#waiting.delete(key);
     if (error) p.reject(error);
-    else p.resolve(this.#raw ? result : reviveResult(result));
+    else p.resolve(this.#result(p.entry, wire));
     void seq;
   }
 
@@ -835,7 +879,7 @@ export class Replica extends EventTarget {
     this.#setStatus("offline");
     this.#closed = true;
     this.#sync?.stop();
-    for (const w of this.#awaiting) this.#settle(w.entry, null, w.result);
+    for (const w of this.#awaiting) this.#settle(w.entry, null, w.wire);
     this.#awaiting = [];
     const why = err
       ? Object.assign(new ActorStoreError("CLOSED", `closed: ${err.message}`), { cause: err })
@@ -845,10 +889,10 @@ export class Replica extends EventTarget {
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
     for (const p of waiting) p.reject(why);
-    await this.#tabs?.close();
     await this.#outbox?.close();
     if (this.#scratch) await (await this.#scratch).close();
     await this.#store?.close();
+    this.#tabs?.close(); // last: the next tab leads once the database is free
   }
 }
 
@@ -900,13 +944,6 @@ function batchBody(ops, standIns) {
   return w.bytes();
 }
 
-// A result that crossed a BroadcastChannel holds values as CBOR bytes
-// (tabs.js sends them so): decoded here.
-function reviveResult(r) {
-  if (r === undefined) return r;
-  if (Array.isArray(r)) return r.map((x) => ({ found: x.found, actor: x.actor && { ...x.actor, value: decodeValue(x.actor.value) } }));
-  return { ...r, value: decodeValue(r.value) };
-}
 
 function newKey() {
   if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();

@@ -14,19 +14,29 @@ import { startServer } from "./serve.mjs";
 
 // ---- environment -----------------------------------------------------------
 
+// fakeLocks is navigator.locks reduced to exclusive locks: ifAvailable
+// gives the callback null when the name is held; otherwise requests wait
+// in line.
 function fakeLocks() {
-  const held = new Set();
+  const held = new Map(); // name -> waiting grants
   return {
     async request(name, options, callback) {
+      if (typeof options === "function") {
+        callback = options;
+        options = {};
+      }
       if (held.has(name)) {
         if (options?.ifAvailable) return callback(null);
-        throw new Error("fakeLocks: only ifAvailable is implemented");
+        await new Promise((resolve) => held.get(name).push(resolve));
+      } else {
+        held.set(name, []);
       }
-      held.add(name);
       try {
         return await callback({ name, mode: "exclusive" });
       } finally {
-        held.delete(name);
+        const next = held.get(name).shift();
+        if (next) next();
+        else held.delete(name);
       }
     },
   };
@@ -302,4 +312,39 @@ test("a persisted replica whose server lost its history re-syncs (DIVERGED) inst
   assert.equal(p2.get("a", "1"), undefined);
   assert.equal(p2.getAll("b").length, 3);
   assert.equal(hex(p2.snapshot()), hex((await serverSnapshot(s2)).bytes));
+});
+
+test("tabs: one connection per name; the others read the leader's changes and write through it; the next leads when it goes", async (t) => {
+  const s = await server(t);
+  const gate = gatedWebSocket();
+  const opts = { WebSocket: gate.WebSocket, persist: { name: "tabs" } };
+  const a = await connect(t, s, opts);
+  const b = await connect(t, s, opts);
+  assert.equal(gate.sockets.size, 1, "one connection for the name");
+  assert.equal(b.status, "online", "the follower shows the leader's status");
+  await a.insert("card", "a1", { by: "a" });
+  const fromB = await b.insert("card", "b1", { by: "b" });
+  assert.deepEqual(fromB, { type: "card", id: "b1", value: { by: "b" }, version: 0 });
+  assert.deepEqual(b.get("card", "b1"), fromB, "read your writes in the follower");
+  await until(() => b.get("card", "a1") !== undefined, "the follower has the leader's writes");
+  await http(s, "POST", "/v1/actors/card/h1", { by: "http" });
+  await until(() => a.get("card", "h1") && b.get("card", "h1"), "both tabs have the server's changes");
+  await rejectsCode(b.updateVersioned("card", "a1", {}, 5), "VERSION_MISMATCH", { expected: 5, actual: 0 });
+  assert.equal(gate.sockets.size, 1);
+  // Offline, the follower's write waits in the leader's queue; the leader goes.
+  await s.kill();
+  await until(() => b.status === "offline", "the follower shows offline");
+  const queued = b.update("card", "b1", { by: "b", again: true });
+  await until(() => a.pendingWrites.length === 1 && b.pendingWrites.length === 1, "the queue is shared");
+  await a.close();
+  await until(() => b.pendingWrites.length === 1 && b.status !== "online", "b leads, with the queue");
+  await s.start();
+  const done = await queued;
+  assert.equal(done.version, 1);
+  assert.equal(b.get("card", "b1").value.again, true);
+  assert.equal(gate.sockets.size, 1, "b's own connection");
+  const feed = (await http(s, "GET", "/v1/changes?since=0")).body.events;
+  assert.deepEqual(feed.map((e) => [e.operation, e.id]), [["insert", "a1"], ["insert", "b1"], ["insert", "h1"], ["update", "b1"]],
+    "the queued write went out once");
+  assert.equal(hex(b.snapshot()), hex((await serverSnapshot(s)).bytes));
 });

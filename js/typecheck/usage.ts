@@ -124,7 +124,7 @@ export async function replica(ws: new (url: string, protocols?: string | string[
   const stop = r.subscribe<Card>({ from: "now", actorType: "card" }, (e) => { void e.newValue?.column; });
   stop();
   await r.close();
-  void removed; void results; void when;
+  void removed; void results; void when; void status;
   // @ts-expect-error: a replica's writes are promises
   const sync: Actor = r.insert("card", "c3", 1);
   // @ts-expect-error: connect needs the server's url
