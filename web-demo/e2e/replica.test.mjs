@@ -242,6 +242,9 @@ test("replicas in Chromium", { timeout: 600_000 }, async (t) => {
       const r = await page.h("catchUp", from + burst);
       console.log(`chromium replica: caught up on ${r.events} remote events in ${r.ms.toFixed(0)} ms from the watch opening: ` +
         `${Math.round(r.events / (r.ms / 1000)).toLocaleString("en-US")} events/s (the server's sending included)`);
+      const raw = await page.h("rawWatch", s.url, from + 1, burst);
+      console.log(`chromium: a bare WebSocket watch receives the same ${raw.events} events in ${raw.ms.toFixed(0)} ms: ` +
+        `${Math.round(raw.events / (raw.ms / 1000)).toLocaleString("en-US")} messages/s`);
       assert.equal(await page.h("snapshotDigest"), await serverDigest(s));
       assert.deepEqual(problems, []);
       await context.close();
