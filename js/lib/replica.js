@@ -167,6 +167,7 @@ export class Replica extends EventTarget {
 
   #storeOptions;
   #following = Promise.resolve(); // a follower's store is ready
+  #onOnline = null;
 
   // #lead makes this tab the one holding the connection: the store (its
   // persisted state when persist is set), the queue, the watch. A follower
@@ -210,6 +211,13 @@ export class Replica extends EventTarget {
     this.#tabs?.lead();
     this.#sync = new Sync(this.#syncHooks(), o, resync);
     this.#sync.run().catch(reportError);
+    // A browser back on the network: try at once, not at the end of a backoff.
+    if (typeof globalThis.addEventListener === "function" && typeof globalThis.document !== "undefined") {
+      this.#onOnline = () => {
+        if (this.#status !== "online") this.#sync?.kick();
+      };
+      globalThis.addEventListener("online", this.#onOnline);
+    }
     this.#emitPending();
     let first;
     try {
@@ -590,9 +598,18 @@ export class Replica extends EventTarget {
           this.#sync?.kick();
           break;
         }
+        if (res.status === 502 || res.status === 504) {
+          // A proxy's answer, not the store's: as if the network failed.
+          await res.arrayBuffer().catch(() => {});
+          this.#inFlight = null;
+          this.#watch(entry, -1);
+          this.#sync?.kick();
+          break;
+        }
         if (res.status === 503) {
           this.#inFlight = null;
           this.#watch(entry, -1);
+          await res.arrayBuffer().catch(() => {});
           const after = Number(res.headers.get("retry-after"));
           await new Promise((resolve) => setTimeout(resolve, Number.isFinite(after) && after > 0 ? after * 1000 : 1000));
           continue;
@@ -879,6 +896,7 @@ export class Replica extends EventTarget {
     this.#setStatus("offline");
     this.#closed = true;
     this.#sync?.stop();
+    if (this.#onOnline) globalThis.removeEventListener("online", this.#onOnline);
     for (const w of this.#awaiting) this.#settle(w.entry, null, w.wire);
     this.#awaiting = [];
     const why = err
