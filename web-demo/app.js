@@ -688,7 +688,7 @@ async function openStore() {
   notice(`Replica ready in ${ms.toFixed(0)} ms, ${how}${persisted ? "" : ` — not saved in this browser: ${unsavedReason}`}`);
   let was = store.status;
   store.addEventListener("status", () => {
-    if (store.status === "online" && was !== "online") notice(`Online: in sync with the server at #${store.stats().currentSequence}`);
+    if (store.status === "online" && was === "offline") notice(`Online: in sync with the server at #${store.stats().currentSequence}`);
     else if (store.status === "offline" && was === "online") notice("The server cannot be reached: showing this browser's copy; edits wait for it");
     was = store.status;
     changed();
