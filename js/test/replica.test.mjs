@@ -10,7 +10,9 @@ import { IDBFactory, IDBKeyRange } from "fake-indexeddb";
 import { WebSocket } from "ws";
 import { ActorStore, encodeValue } from "../actorstore.js";
 import { wasm, rejectsCode, hex } from "./helpers.mjs";
-import { startServer } from "./serve.mjs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { buildServer, startServer } from "./serve.mjs";
 
 // ---- environment -----------------------------------------------------------
 
@@ -110,7 +112,12 @@ function nextEvent(target, type) {
 
 // ---- tests -------------------------------------------------------------------
 
-test("two replicas and another client writing at once converge to the server's state and feed, byte for byte", async (t) => {
+// goClient runs the actorstore CLI (the Go client, package client) against s.
+async function goClient(s, ...args) {
+  return promisify(execFile)(await buildServer(), [...args, "--server", s.url], { timeout: 30_000 });
+}
+
+test("two replicas, the Go client and plain HTTP writing at once converge to the server's state and feed, byte for byte", async (t) => {
   const s = await server(t);
   for (let i = 0; i < 20; i++) assert.equal((await http(s, "POST", `/v1/actors/card/pre${i}`, { n: i })).status, 201);
   const a = await connect(t, s);
@@ -126,6 +133,7 @@ test("two replicas and another client writing at once converge to the server's s
     writes.push(b.update("card", `pre${i % 20}`, encodeValue({ by: "b", i })));
     writes.push(http(s, "PUT", `/v1/actors/card/pre${(i * 7) % 20}`, { by: "http", i }));
     if (i % 10 === 9) writes.push(a.batch([{ op: "delete", type: "card", id: `a${i - 1}` }, { op: "insert", type: "other", id: `o${i}`, value: [i] }]));
+    if (i % 6 === 0) writes.push(goClient(s, "insert", "go", `g${i}`, JSON.stringify({ by: "go", i, big: 2 ** 60 })));
   }
   await Promise.all(writes);
   const seq = await serverSequence(s);
