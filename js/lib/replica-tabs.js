@@ -84,6 +84,11 @@ export class Tabs {
     this.#h.lead();
   }
 
+  /** Whether this tab has had a state: the leader's, or its own as the leader. */
+  get synced() {
+    return this.#synced;
+  }
+
   /** A follower: resolves once the leader's state is in (rejects after timeout ms). */
   joined(timeout) {
     if (this.#synced) return Promise.resolve();

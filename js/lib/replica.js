@@ -154,6 +154,8 @@ export class Replica extends EventTarget {
           this.#hooks = this.#store[STORE]();
           ready();
           await this.#tabs.joined(o.timeout);
+          // It may have become the leader meanwhile: then connect resolves as a leader's does.
+          if (this.#leading) await this.#leading;
         } catch (e) {
           ready();
           await this.#shutdown(e);
@@ -167,6 +169,7 @@ export class Replica extends EventTarget {
 
   #storeOptions;
   #following = Promise.resolve(); // a follower's store is ready
+  #leading = null; // a follower's taking over
   #onOnline = null;
 
   // #lead makes this tab the one holding the connection: the store (its
@@ -177,21 +180,21 @@ export class Replica extends EventTarget {
     this.#leader = true;
     let resync = null;
     try {
-      if (!this.#store) {
-        this.#store = await this.#ActorStore.open(o.persist
-          ? { ...this.#storeOptions, persist: { name: STATE_PREFIX + o.persist.name } }
-          : this.#storeOptions);
-        this.#hooks = this.#store[STORE]();
-      } else if (o.persist) {
-        // The tab that led may still be closing its database: try a while.
-        for (let i = 0; ; i++) {
-          try {
+      // The tab that led may still be closing its database: try a while.
+      for (let i = 0; ; i++) {
+        try {
+          if (!this.#store) {
+            this.#store = await this.#ActorStore.open(o.persist
+              ? { ...this.#storeOptions, persist: { name: STATE_PREFIX + o.persist.name } }
+              : this.#storeOptions);
+            this.#hooks = this.#store[STORE]();
+          } else if (o.persist) {
             await this.#hooks.persist({ name: STATE_PREFIX + o.persist.name });
-            break;
-          } catch (e) {
-            if (e.code !== "LOCKED" || i >= 50) throw e;
-            await new Promise((resolve) => setTimeout(resolve, 100));
           }
+          break;
+        } catch (e) {
+          if (e.code !== "LOCKED" || i >= 50) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
       this.#seq = this.#store.stats().currentSequence;
@@ -837,9 +840,19 @@ export class Replica extends EventTarget {
       write: (entry) => this.#enqueue(entry),
       // This tab now leads.
       lead: () => {
-        this.#following
-          .then(() => (this.#closed ? undefined : this.#lead()))
-          .catch((e) => this.#shutdown(e));
+        this.#leading = this.#following.then(async () => {
+          if (this.#closed) return;
+          if (!this.#tabs.synced) {
+            // It never had the old leader's state: start from this
+            // browser's copy (persisted) or the server, as a first tab would.
+            const s = this.#store;
+            this.#store = null;
+            this.#hooks = null;
+            await s?.close();
+          }
+          await this.#lead();
+        });
+        this.#leading.catch((e) => this.#shutdown(e));
       },
     };
   }
