@@ -27,6 +27,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startServer as startStore } from "../../js/test/serve.mjs";
+import { stateFrames } from "../../js/test/frames.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -91,8 +92,8 @@ async function http(s, method, p, body) {
 }
 
 async function serverDigest(s) {
-  const b = Buffer.from(await (await fetch(`${s.url}/v1/snapshot`)).arrayBuffer());
-  return crypto.createHash("sha256").update(b).digest("hex");
+  const b = new Uint8Array(await (await fetch(`${s.url}/v1/snapshot`)).arrayBuffer());
+  return crypto.createHash("sha256").update(stateFrames(b)).digest("hex");
 }
 
 test("replicas in Chromium", { timeout: 600_000 }, async (t) => {
