@@ -216,7 +216,7 @@ export class Tabs {
         return;
       case "settled":
         this.#forwarded.delete(m.key);
-        this.#h.settled(m.key, m.seq, m.error && new ActorStoreError(m.error.code, m.error.message, m.error), m.wire);
+        this.#h.settled(m.key, m.error && new ActorStoreError(m.error.code, m.error.message, m.error), m.wire);
         return;
       case "leader":
         // A new leader: the writes it may not have (its queue is what was

@@ -833,7 +833,7 @@ export class Replica extends EventTarget {
         this.#remotePending = list;
         this.#emitPending();
       },
-      settled: (key, seq, error, wire) => this.#remoteSettled(key, seq, error, wire),
+      settled: (key, error, wire) => this.#remoteSettled(key, error, wire),
       unsettled: () => [...this.#waiting.keys()],
       // The leader: state for a new tab, writes from the others.
       snapshot: () => ({ bytes: this.#store.snapshot(), status: this.#status, pending: this.#queue }),
@@ -857,15 +857,15 @@ export class Replica extends EventTarget {
     };
   }
 
-  // #remoteSettled: the leader settled a write of this tab's; the records
-  // up to seq came before this message, so the write is applied here too.
-  #remoteSettled(key, seq, error, wire) {
+  // #remoteSettled: the leader settled a write of this tab's. The records
+  // the leader applied before (up to its sequence then) came first on the
+  // channel and were applied on arrival, so this tab has the write too.
+  #remoteSettled(key, error, wire) {
     const p = this.#waiting.get(key);
     if (!p) return;
     this.#waiting.delete(key);
     if (error) p.reject(error);
     else p.resolve(this.#result(p.entry, wire));
-    void seq;
   }
 
   // ---- status and events ---------------------------------------------------
