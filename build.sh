@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Actor Store's one entry point. Steps:
-#   ./build.sh demo    the web demo (a live task board) on http://localhost:8080
+#   ./build.sh demo    the web demo on http://localhost:8080: a live task board,
+#                      every window a replica of one actorstore serve node
+#                      (data in ./demo-data)
 #   ./build.sh test    everything CI runs: Go (vet, gofmt, staticcheck,
 #                      govulncheck, module freshness, unit, conformance,
 #                      model, race, fuzz corpora, crash and damage tests),
@@ -228,10 +230,17 @@ step_bench() {
   ACTORSTORE_E2E_ONLY=throughput node --test web-demo/e2e/ 2>&1 | grep -E '^# chromium indexeddb|^# (pass|fail) '
 }
 
+# step_demo runs the board's server (one actorstore serve node on a
+# durable store in ./demo-data, started by web-demo) and the page: every
+# browser window is a replica of that node.
 step_demo() {
   need_go
   need_node
-  go run ./web-demo "$@"
+  local bin; bin=$(mktemp -d)
+  trap 'rm -rf "$bin"' EXIT
+  go build -o "$bin/actorstore" ./cmd/actorstore
+  go build -o "$bin/web-demo" ./web-demo
+  "$bin/web-demo" -actorstore "$bin/actorstore" -data ./demo-data "$@"
 }
 
 step_go_demo() {

@@ -13,6 +13,11 @@
 //   durable.js        a persisted store: rebuild, log, compaction
 //   persist.js        IndexedDB and Web Locks, the write queue
 //   record.js         the mutation record bytes (core/record.go's layout)
+//   replica.js        ActorStore.connect: a replica of a server's store
+//                     (replica-sync.js: snapshot and watch; replica-outbox.js:
+//                     queued writes in IndexedDB; replica-tabs.js: one
+//                     connection per name across tabs; wire.js: the
+//                     server's CBOR and timestamps)
 //   errors.js         ActorStoreError and the helpers that make and report errors
 //   abi.js            the ABI's constants (generated: go generate ./internal/abi)
 
@@ -26,6 +31,8 @@ import { msToNs } from "./lib/time.js";
 import { Subscriptions } from "./lib/subscriptions.js";
 import { Durable, deletePersisted, persistOptions } from "./lib/durable.js";
 import { environment } from "./lib/persist.js";
+import { STORE } from "./lib/internal.js";
+import { connect } from "./lib/replica.js";
 
 export { ActorStoreError, RawCBOR, encodeValue, decodeValue };
 
@@ -79,6 +86,63 @@ export class ActorStore {
     return store;
   }
 
+  /**
+   * A replica of a server's store (DESIGN.md, "Replicas"): reads and
+   * subscriptions local and synchronous, writes sent to the server.
+   */
+  static connect(options) {
+    return connect(ActorStore, options);
+  }
+
+  // The replica's access to the store it keeps (lib/replica.js): applying
+  // the server's records, restoring its snapshots, persisting from now on.
+  [STORE]() {
+    return {
+      apply: (records) => this.#apply(records),
+      persist: (persist) => this.#adopt(persistOptions(persist)),
+      engine: this.#engine,
+    };
+  }
+
+  // #apply replays mutation records (the server's events) in order and
+  // logs them when persisted; returns the sequence of the last one.
+  #apply(records) {
+    this.#check();
+    const d = this.#durable;
+    let last = 0;
+    try {
+      for (const r of records) {
+        const done = calls.replay(this.#engine, r);
+        if (d) d.log(done.first, r);
+        last = done.last;
+      }
+      return last;
+    } catch (e) {
+      throw this.#fail(e);
+    } finally {
+      this.#subs.notify();
+    }
+  }
+
+  // #adopt persists this in-memory store under persist.name from now on,
+  // replacing what the database held with the current state.
+  async #adopt(persist) {
+    const env = environment();
+    needSnapshotExports(this.#engine.ex, "cannot persist");
+    this.#durable = await Durable.adopt(this.#engine, this.#durableHooks(), persist, env, () => {
+      const bytes = this.snapshot();
+      return { seq: this.stats().currentSequence, bytes };
+    });
+  }
+
+  #durableHooks() {
+    return {
+      fail: (e) => this.#fail(e),
+      closed: () => this.#closed,
+      storageFailed: (err) => this.#storageFailed(err),
+    };
+  }
+
   #start(config) {
     try {
       calls.configure(this.#engine, config);
@@ -89,11 +153,7 @@ export class ActorStore {
 
   async #openDurable(persist, env) {
     try {
-      this.#durable = await Durable.open(this.#engine, {
-        fail: (e) => this.#fail(e),
-        closed: () => this.#closed,
-        storageFailed: (err) => this.#storageFailed(err),
-      }, persist, env);
+      this.#durable = await Durable.open(this.#engine, this.#durableHooks(), persist, env);
     } catch (e) {
       this.#shutdown();
       throw e;

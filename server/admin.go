@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/actorstore/actorstore/host"
 	"github.com/actorstore/actorstore/internal/cborjson"
@@ -239,7 +241,87 @@ func (s *Server) snapshot(r *request) error {
 	}
 	r.w.Header().Set("Content-Type", "application/octet-stream")
 	r.w.Header().Set("Content-Disposition", `attachment; filename="actorstore.snapshot"`)
-	return sn.Snapshot(r.Context(), r.w)
+	r.w.Header().Set("Cache-Control", "no-store")
+	w := &sequenceWriter{w: r.w}
+	if err := sn.Snapshot(r.Context(), w); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// SequenceHeader names the sequence number a snapshot stands at (the
+// store's current sequence when it was taken) on GET /v1/snapshot: a
+// replica restores the stream, then watches from that sequence + 1.
+const SequenceHeader = "Actor-Store-Sequence"
+
+// Where a snapshot stream's sequence lies: the magic and version, a frame
+// header, the meta frame's kind byte, then the sequence as a uvarint.
+const (
+	snapshotMagic     = "ACTORSNP"
+	snapshotSeqOffset = len(snapshotMagic) + 4 + 8 + 1
+	snapshotMetaKind  = 1
+)
+
+// sequenceWriter holds back the start of a snapshot stream until it has
+// read the sequence from the meta frame, sets SequenceHeader, then passes
+// everything on. A stream it cannot read a sequence from is passed on
+// without the header.
+type sequenceWriter struct {
+	w    http.ResponseWriter
+	head []byte // held back; nil once passing through
+	done bool
+}
+
+func (s *sequenceWriter) Write(p []byte) (int, error) {
+	if s.done {
+		return s.w.Write(p)
+	}
+	s.head = append(s.head, p...)
+	seq, ok, complete := snapshotSequence(s.head)
+	if !complete {
+		return len(p), nil
+	}
+	if ok {
+		s.w.Header().Set(SequenceHeader, strconv.FormatUint(seq, 10))
+	}
+	if err := s.flush(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// flush passes on what is held back.
+func (s *sequenceWriter) flush() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	head := s.head
+	s.head = nil
+	if len(head) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(head)
+	return err
+}
+
+// snapshotSequence reads the sequence of a snapshot stream's meta frame
+// from its first bytes b: complete is false while more bytes are needed,
+// ok false when b is not the start of a snapshot stream.
+func snapshotSequence(b []byte) (seq uint64, ok, complete bool) {
+	n := min(len(b), snapshotSeqOffset)
+	if string(b[:min(n, len(snapshotMagic))]) != snapshotMagic[:min(n, len(snapshotMagic))] ||
+		(n == snapshotSeqOffset && b[n-1] != snapshotMetaKind) {
+		return 0, false, true
+	}
+	if len(b) <= snapshotSeqOffset {
+		return 0, false, false
+	}
+	seq, k := binary.Uvarint(b[snapshotSeqOffset:])
+	if k == 0 {
+		return 0, false, len(b) >= snapshotSeqOffset+binary.MaxVarintLen64
+	}
+	return seq, k > 0, true
 }
 
 // restore replaces the store's state with the snapshot stream in the

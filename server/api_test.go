@@ -298,7 +298,8 @@ func TestCORS(t *testing.T) {
 	ts := newTestServer(t, host.Options{}, Options{AllowOrigins: []string{"https://app.example"}, Token: "t"})
 	r := ts.do("GET", "/v1/stats", nil, "Origin", "https://app.example")
 	expectStatus(t, r, 200)
-	if r.header.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "ETag") {
+	if r.header.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "ETag") ||
+		!strings.Contains(r.header.Get("Access-Control-Expose-Headers"), SequenceHeader) {
 		t.Errorf("CORS headers %v", r.header)
 	}
 	expectError(t, ts.do("GET", "/v1/stats", nil, "Origin", "https://evil.example"), 403, "FORBIDDEN")
@@ -315,6 +316,17 @@ func TestCORS(t *testing.T) {
 		t.Errorf("preflight headers %v", r.header)
 	}
 	expectError(t, ts.do("OPTIONS", "/v1/actors/a/1", nil, "Origin", "https://evil.example"), 403, "FORBIDDEN")
+	// Every route a page's replica uses takes its headers.
+	for _, p := range []string{"/v1/actors/a/1", "/v1/batch", "/v1/snapshot", "/v1/watch", "/v1/stats", "/v1/actors/a"} {
+		r = ts.do("OPTIONS", p, nil, "Origin", "https://app.example", "Access-Control-Request-Method", "POST",
+			"Access-Control-Request-Headers", "idempotency-key, content-type, accept, authorization, if-match")
+		expectStatus(t, r, 204)
+		for _, h := range []string{"Idempotency-Key", "Content-Type", "Accept", "Authorization", "If-Match"} {
+			if !strings.Contains(r.header.Get("Access-Control-Allow-Headers"), h) {
+				t.Errorf("preflight of %s: Access-Control-Allow-Headers %q lacks %s", p, r.header.Get("Access-Control-Allow-Headers"), h)
+			}
+		}
+	}
 	ts.token = tok
 	any := newTestServer(t, host.Options{}, Options{AllowOrigins: []string{"*"}})
 	expectStatus(t, any.do("GET", "/v1/stats", nil, "Origin", "https://whoever.example"), 200)
@@ -566,7 +578,14 @@ func TestSnapshotRestore(t *testing.T) {
 	if r.header.Get("Content-Type") != "application/octet-stream" || len(r.body) < 100 {
 		t.Fatalf("snapshot %v, %d bytes", r.header, len(r.body))
 	}
-	other := newTestServer(t, host.Options{}, Options{})
+	if r.header.Get(SequenceHeader) != "50" {
+		t.Errorf("%s: %q, want 50", SequenceHeader, r.header.Get(SequenceHeader))
+	}
+	other := newTestServer(t, host.Options{}, Options{AllowOrigins: []string{"https://app.example"}})
+	if r0 := other.do("GET", "/v1/snapshot", nil, "Origin", "https://app.example"); r0.header.Get(SequenceHeader) != "0" ||
+		!strings.Contains(r0.header.Get("Access-Control-Expose-Headers"), SequenceHeader) {
+		t.Errorf("empty store's snapshot: %v", r0.header)
+	}
 	expectStatus(t, other.do("POST", "/v1/actors/z/z", []byte(`1`)), 201)
 	r2 := other.do("POST", "/v1/restore", r.body)
 	expectStatus(t, r2, 200)

@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -304,7 +305,7 @@ func (s *Server) serve(r *request) error {
 	if rt == nil {
 		return errorf(http.StatusNotFound, codeNotFound, "no route %s %s", r.Method, r.URL.EscapedPath())
 	}
-	if rt.name != "healthz" && !s.authorized(r.Request, rt.name == "watch") {
+	if rt.name != "healthz" && !s.authorized(r.Request, rt.name == "watch" && isWebSocket(r.Request)) {
 		r.w.Header().Set("WWW-Authenticate", `Bearer realm="actorstore"`)
 		return errorf(http.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer token")
 	}
@@ -326,22 +327,54 @@ func (s *Server) serve(r *request) error {
 var errShutdown = &apiError{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the server is shutting down"}
 
 // authorized reports whether the request carries the token (or none is
-// needed), comparing in constant time. A watch may carry it as the query
-// parameter access_token instead (RFC 6750 §2.3), since pages cannot set
-// headers on a WebSocket.
-func (s *Server) authorized(r *http.Request, queryToken bool) bool {
+// needed), comparing in constant time. A WebSocket upgrade (a watch) may
+// carry it in Sec-WebSocket-Protocol instead, since pages cannot set
+// headers on a WebSocket (see wsToken).
+func (s *Server) authorized(r *http.Request, websocket bool) bool {
 	if s.opts.Token == "" {
 		return true
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok && queryToken && r.Header.Get("Authorization") == "" {
-		got, ok = r.URL.Query().Get("access_token"), r.URL.Query().Has("access_token")
+	if !ok && websocket && r.Header.Get("Authorization") == "" {
+		got, ok = wsToken(r.Header)
 	}
 	if !ok {
 		return false
 	}
 	h := sha256.Sum256([]byte(got))
 	return subtle.ConstantTimeCompare(h[:], s.token[:]) == 1
+}
+
+// WebSocket subprotocols of a watch. A page offers
+// ["actorstore.v1", "actorstore.token.<token, base64url without padding>"]
+// and the server answers "actorstore.v1" only: the token travels in a
+// header that servers and proxies do not record (unlike a URL), and is
+// never echoed back.
+const (
+	// WatchProtocol is the subprotocol a watch answers when offered.
+	WatchProtocol = "actorstore.v1"
+	// WatchTokenProtocolPrefix starts the subprotocol that carries the
+	// bearer token, base64url-encoded without padding.
+	WatchTokenProtocolPrefix = "actorstore.token."
+)
+
+// wsToken reads the bearer token a WebSocket upgrade offers as the
+// subprotocol "actorstore.token.<base64url>".
+func wsToken(h http.Header) (string, bool) {
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			enc, ok := strings.CutPrefix(strings.TrimSpace(p), WatchTokenProtocolPrefix)
+			if !ok {
+				continue
+			}
+			b, err := base64.RawURLEncoding.DecodeString(enc)
+			if err != nil {
+				return "", false
+			}
+			return string(b), true
+		}
+	}
+	return "", false
 }
 
 // checkOrigin refuses requests from pages of origins not allowed; a
@@ -358,7 +391,7 @@ func (s *Server) checkOrigin(r *request) error {
 		return errorf(http.StatusForbidden, codeForbidden, "origin %q is not allowed", origin)
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", "ETag, Location, Retry-After")
+	h.Set("Access-Control-Expose-Headers", "ETag, Location, Retry-After, "+SequenceHeader)
 	return nil
 }
 

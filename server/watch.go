@@ -83,7 +83,7 @@ func (s *Server) watch(r *request) error {
 	var opts host.SubscriptionOptions
 	cbor := false
 	var sub host.Subscription
-	q, err := query(r, "from", "type", "prefix", "format", "access_token")
+	q, err := query(r, "from", "type", "prefix", "format")
 	if err == nil {
 		opts.Start, err = parseFrom(q.Get("from"))
 	}
@@ -105,6 +105,7 @@ func (s *Server) watch(r *request) error {
 	}
 	conn, aerr := websocket.Accept(r.w, r.Request, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // checkOrigin has checked the origin
+		Subprotocols:       []string{WatchProtocol},
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if aerr != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -377,19 +378,75 @@ func TestWatchPing(t *testing.T) {
 	_ = deaf
 }
 
-// TestWatchAccessToken: a watch may carry the token as access_token,
-// since pages cannot set headers on a WebSocket.
-func TestWatchAccessToken(t *testing.T) {
-	ts := newTestServer(t, host.Options{}, Options{Token: "tok"})
+// TestWatchTokenProtocol: a page carries the token as the subprotocol
+// "actorstore.token.<base64url>" beside "actorstore.v1"; the server
+// answers "actorstore.v1" alone, and a token in the URL is no token.
+func TestWatchTokenProtocol(t *testing.T) {
+	ts := newTestServer(t, host.Options{}, Options{Token: "tok/+=", AllowOrigins: []string{"https://ok.example"}})
 	ts.token = ""
-	c := ts.dial(t, "?from=now&access_token=tok")
+	dial := func(query string, protocols ...string) (*websocket.Conn, *http.Response, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		u := "ws" + strings.TrimPrefix(ts.http.URL, "http") + "/v1/watch" + query
+		return websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: protocols,
+			HTTPHeader: http.Header{"Origin": {"https://ok.example"}}})
+	}
+	good := WatchTokenProtocolPrefix + base64.RawURLEncoding.EncodeToString([]byte("tok/+="))
+	c, resp, err := dial("?from=now", WatchProtocol, good)
+	if err != nil {
+		t.Fatalf("dial with the token protocol: %v %v", resp, err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	if c.Subprotocol() != WatchProtocol || resp.Header.Get("Sec-WebSocket-Protocol") != WatchProtocol {
+		t.Errorf("answered subprotocol %q (header %q), want %q alone", c.Subprotocol(), resp.Header.Get("Sec-WebSocket-Protocol"), WatchProtocol)
+	}
 	ts.write(t, "a", "1", 1)
 	if ev := next(t, c); ev.Sequence != 1 {
 		t.Errorf("event %+v", ev)
 	}
-	if _, resp, err := ts.tryDial("?access_token=bad"); err == nil || resp == nil || resp.StatusCode != 401 {
-		t.Errorf("dial with a bad access_token: %v %v", resp, err)
+	bad := WatchTokenProtocolPrefix + base64.RawURLEncoding.EncodeToString([]byte("nope"))
+	for name, protos := range map[string][]string{
+		"wrong token":     {WatchProtocol, bad},
+		"not base64url":   {WatchProtocol, WatchTokenProtocolPrefix + "dG9r=="},
+		"no token":        {WatchProtocol},
+		"token, no other": nil,
+	} {
+		if _, resp, err := dial("", protos...); err == nil || resp == nil || resp.StatusCode != 401 {
+			t.Errorf("%s: dial %v %v, want 401", name, resp, err)
+		}
 	}
-	// Only watches take it.
-	expectError(t, ts.do("GET", "/v1/stats?access_token=tok", nil), 401, "UNAUTHORIZED")
+	// The query parameter of old is refused as unknown, never read as a token.
+	if _, resp, err := dial("?access_token=tok%2F%2B%3D"); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("dial with access_token: %v %v, want 401", resp, err)
+	}
+	// Only watches take the protocol.
+	expectError(t, ts.do("GET", "/v1/stats", nil, "Sec-WebSocket-Protocol", good), 401, "UNAUTHORIZED")
+	// A header token still works, with or without the protocol.
+	ts.token = "tok/+="
+	c2 := ts.dial(t, "?from=now")
+	ts.write(t, "a", "1", 2)
+	if ev := next(t, c2); ev.Sequence != 2 {
+		t.Errorf("event %+v", ev)
+	}
+}
+
+func TestWSToken(t *testing.T) {
+	for _, c := range []struct {
+		header []string
+		token  string
+		ok     bool
+	}{
+		{[]string{"actorstore.v1, actorstore.token.YWJj"}, "abc", true},
+		{[]string{"actorstore.v1", "actorstore.token.YWJj"}, "abc", true},
+		{[]string{"actorstore.token."}, "", true},
+		{[]string{"actorstore.v1"}, "", false},
+		{[]string{"actorstore.token.YW Jj"}, "", false},
+		{nil, "", false},
+	} {
+		h := http.Header{"Sec-Websocket-Protocol": c.header}
+		tok, ok := wsToken(h)
+		if tok != c.token || ok != c.ok {
+			t.Errorf("%q: %q %v, want %q %v", c.header, tok, ok, c.token, c.ok)
+		}
+	}
 }

@@ -15,7 +15,7 @@ import {
   FLAG_PREV, FLAG_NEW,
   STATS_TOTAL_EVENTS, STATS_CURRENT_SEQUENCE, STATS_OLDEST_SEQUENCE, STATS_REPLAY_EVENTS, STATS_REPLAY_BYTES,
   STATS_EVENTS_DROPPED, STATS_ACTORS, STATS_DATA_BYTES,
-  SNAPSHOT_SEQUENCE, RESTORE_SEQUENCE, RESTORE_ACTORS,
+  SNAPSHOT_SEQUENCE, RESTORE_SEQUENCE, RESTORE_ACTORS, REPLAY_FIRST, REPLAY_LAST,
 } from "./abi.js";
 import { ActorStoreError, invalidArgument } from "./errors.js";
 import { NO_VALUE, PACKED_LEN_MASK } from "./engine.js";
@@ -306,8 +306,9 @@ export function restore(e, pieces) {
   }
 }
 
-/** Applies one mutation record (a log's). */
+/** Applies one mutation record (a log's): { first, last }, the sequences of its events. */
 export function replay(e, record) {
   e.input(record);
-  e.status(e.call("replay", record.length));
+  const p = e.status(e.call("replay", record.length));
+  return { first: e.u64(p + REPLAY_FIRST), last: e.u64(p + REPLAY_LAST) };
 }

@@ -13,7 +13,7 @@
 
 import { ActorStoreError, invalidArgument, reportError } from "./errors.js";
 import { CHUNK_BYTES, beginSnapshot, pullSnapshot, replay, restore } from "./calls.js";
-import { WriteQueue, acquireLock, deleteDatabase, environment, loadDatabase, nextTask, openDatabase } from "./persist.js";
+import { WriteQueue, acquireLock, deleteDatabase, environment, loadDatabase, nextTask, openDatabase, readMeta } from "./persist.js";
 
 const DEFAULT_SNAPSHOT_BYTES = 4 << 20; // log bytes since the snapshot that start a new one
 const DEFAULT_SNAPSHOT_RECORDS = 20_000; // or log records
@@ -94,6 +94,33 @@ export class Durable {
       d.#rebuild(loaded, name);
       d.#queue = new WriteQueue(db, name, (err) => store.storageFailed(err));
       d.#maybeCompact();
+      return d;
+    } catch (e) {
+      db?.close();
+      release?.();
+      throw e;
+    }
+  }
+
+  /**
+   * Persists a store that was in memory until now: takes the name's lock,
+   * opens its database and queues the store's state — snapshot(), called
+   * once the database is open, gives { seq, bytes } — as the new snapshot,
+   * clearing the log: what the database held before is replaced. On an
+   * error, releases what it took and throws.
+   */
+  static async adopt(engine, store, options, env, snapshot) {
+    const { name } = options;
+    let release;
+    let db;
+    try {
+      release = await acquireLock(env.locks, name);
+      db = await openDatabase(env.idb, name);
+      const meta = await readMeta(db, name);
+      const d = new Durable(engine, store, options, release, meta ? meta.generation : 0);
+      d.#queue = new WriteQueue(db, name, (err) => store.storageFailed(err));
+      const { seq, bytes } = snapshot();
+      d.restored(seq, bytes);
       return d;
     } catch (e) {
       db?.close();

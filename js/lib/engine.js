@@ -340,7 +340,7 @@ export class Engine {
 // holding a lone surrogate, which UTF-8 cannot hold (TextEncoder would
 // replace it) and which is reported as the invalid UTF-8 it stands for.
 // js/test/keys.test.mjs holds the two to the same messages.
-function keyError(type, id) {
+export function keyError(type, id) {
   const invalid = (what) => new ActorStoreError("INVALID_KEY", `invalid key: ${what}`);
   if (type === "") return invalid("empty actor type");
   if (id === "") return invalid("empty actor id");

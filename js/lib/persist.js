@@ -172,6 +172,16 @@ export async function loadDatabase(db, name) {
   };
 }
 
+/** The meta record naming the current snapshot, or undefined. */
+export async function readMeta(db, name) {
+  try {
+    const tx = db.transaction(["meta"], "readonly");
+    return await req(tx.objectStore("meta").get(META_KEY));
+  } catch (e) {
+    throw new ActorStoreError("UNAVAILABLE", `unavailable: cannot read IndexedDB database ${DB_PREFIX}${name}: ${errText(e)}`);
+  }
+}
+
 /** Deletes the database of name. */
 export function deleteDatabase(idb, name) {
   return new Promise((resolve, reject) => {

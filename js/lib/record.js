@@ -136,3 +136,33 @@ export function readUvarint(b, p) {
   }
   return [0, -1];
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * The record of one op from its parts: type and id strings, value the
+ * CBOR bytes (none for a delete), expected for updateVersioned; firstSeq
+ * a number, ts a BigInt of nanoseconds. A replica makes one per event of
+ * the server's feed.
+ */
+export function opRecord(firstSeq, ts, kind, type, id, value, expected = 0) {
+  const tb = utf8.encode(type);
+  const ib = utf8.encode(id);
+  const vl = kind === KIND.delete ? 0 : value.length;
+  const out = new Uint8Array(1 + uvarintLen(firstSeq) + 8 + 1 + opSize(kind, tb.length, ib.length, vl, expected));
+  let p = putHead(out, firstSeq, ts, 1);
+  out[p++] = kind;
+  p = putUvarint(out, p, tb.length);
+  out.set(tb, p);
+  p += tb.length;
+  p = putUvarint(out, p, ib.length);
+  out.set(ib, p);
+  p += ib.length;
+  if (kind !== KIND.delete) {
+    p = putUvarint(out, p, vl);
+    out.set(value, p);
+    p += vl;
+  }
+  if (kind === KIND.updateVersioned) putUvarint(out, p, expected);
+  return out;
+}
