@@ -280,7 +280,7 @@ func (n *Node) start(ctx context.Context) error {
 	case len(o.Join) == 0:
 		n.log.Info("bootstrapping a one-member cluster")
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: n.trans.LocalAddr()}}}
-		if err := r.BootstrapCluster(cfg).Error(); err != nil {
+		if err := n.await(ctx, r.BootstrapCluster(cfg)); err != nil {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 	default:
@@ -311,15 +311,36 @@ func (n *Node) watchLeadership() {
 			e := n.epoch.Add(1)
 			if isLeader {
 				n.log.Info("became leader")
-				go n.barrier(e)
+				go n.barrier(context.Background(), e)
 			}
 		}
 	}
 }
 
-func (n *Node) barrier(e uint64) {
-	if err := n.raft.Barrier(n.opts.RequestTimeout).Error(); err == nil && n.epoch.Load() == e {
+func (n *Node) barrier(ctx context.Context, e uint64) {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	defer cancel()
+	if err := n.await(ctx, n.raft.Barrier(n.opts.RequestTimeout)); err == nil && n.epoch.Load() == e {
 		n.readyEpoch.Store(e)
+	}
+}
+
+// await waits for a raft future's answer, or until ctx ends or the node
+// closes. Raft never answers some futures once it shuts down: one still
+// queued for its main loop (VerifyLeader, Apply, Barrier, membership
+// changes), or one whose quorum came in just before; waiting on such a
+// future alone would block forever. The waiting goroutine of a future
+// left unanswered ends with the process.
+func (n *Node) await(ctx context.Context, f raft.Future) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f.Error() }()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.done:
+		return raft.ErrRaftShutdown
 	}
 }
 
@@ -353,7 +374,10 @@ func (n *Node) Close(ctx context.Context) error {
 	var err error
 	n.closeOnce.Do(func() {
 		if n.raft != nil && n.raft.State() == raft.Leader && n.voters() > 1 {
-			if e := n.raft.LeadershipTransfer().Error(); e != nil {
+			tctx, cancel := n.requestContext(ctx)
+			e := n.await(tctx, n.raft.LeadershipTransfer())
+			cancel()
+			if e != nil {
 				n.log.Warn("leadership transfer on close failed", "err", e)
 			} else {
 				n.log.Info("handed leadership over")
@@ -500,35 +524,35 @@ func (n *Node) apply(ctx context.Context, c *command) (*result, error) {
 // applyLocal appends a command to the log as leader and waits for it to
 // be applied here.
 func (n *Node) applyLocal(ctx context.Context, c *command) (*result, error) {
-	for {
-		n.stampMu.Lock()
-		if n.raft.State() != raft.Leader {
-			n.stampMu.Unlock()
-			return nil, errNotLeader
-		}
-		c.ts = unixNano(n.clock())
-		f := n.raft.Apply(c.encode(), n.opts.RequestTimeout)
+	n.stampMu.Lock()
+	if n.raft.State() != raft.Leader {
 		n.stampMu.Unlock()
-		err := f.Error()
-		switch {
-		case err == nil:
-			r, ok := f.Response().(*result)
-			if !ok {
-				return nil, fmt.Errorf("%w: no result for the command", host.ErrInternal)
-			}
-			return r, nil
-		case errors.Is(err, raft.ErrLeadershipLost) && c.hasKey:
-			// The command may or may not have been committed: with an
-			// idempotency key the store applies it once however often
-			// it comes, so ask again.
-			return nil, errNotLeader
-		case errors.Is(err, raft.ErrLeadershipLost):
-			return nil, fmt.Errorf("%w: leadership lost before the write was known to commit; it may or may not have taken effect", server.ErrUnavailable)
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return nil, host.ErrClosed
-		}
-		return nil, err
+		return nil, errNotLeader
 	}
+	c.ts = unixNano(n.clock())
+	f := n.raft.Apply(c.encode(), n.opts.RequestTimeout)
+	n.stampMu.Unlock()
+	err := n.await(ctx, f)
+	switch {
+	case err == nil:
+		r, ok := f.Response().(*result)
+		if !ok {
+			return nil, fmt.Errorf("%w: no result for the command", host.ErrInternal)
+		}
+		return r, nil
+	case errors.Is(err, raft.ErrLeadershipLost) && c.hasKey:
+		// The command may or may not have been committed: with an
+		// idempotency key the store applies it once however often it
+		// comes, so ask again.
+		return nil, errNotLeader
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return nil, fmt.Errorf("%w: leadership lost before the write was known to commit; it may or may not have taken effect", server.ErrUnavailable)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return nil, host.ErrClosed
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: the write was not known to commit within the request's time (%v); it may or may not have taken effect", server.ErrUnavailable, err)
+	}
+	return nil, err
 }
 
 // readIndex returns the log index a read must see: as leader, the commit
@@ -541,7 +565,7 @@ func (n *Node) readIndexLocal(ctx context.Context, verify bool) (uint64, error) 
 		n.barrierMu.Lock()
 		e := n.epoch.Load()
 		if !n.leaderReady() {
-			n.barrier(e)
+			n.barrier(ctx, e)
 		}
 		n.barrierMu.Unlock()
 		if !n.leaderReady() {
@@ -550,7 +574,13 @@ func (n *Node) readIndexLocal(ctx context.Context, verify bool) (uint64, error) 
 	}
 	idx := n.raft.CommitIndex()
 	if verify {
-		if err := n.raft.VerifyLeader().Error(); err != nil {
+		if err := n.await(ctx, n.raft.VerifyLeader()); err != nil {
+			if errors.Is(err, raft.ErrRaftShutdown) {
+				return 0, host.ErrClosed
+			}
+			if ctx.Err() != nil {
+				return 0, unavailable(err)
+			}
 			return 0, errNotLeader
 		}
 	}

@@ -221,17 +221,17 @@ func (n *Node) handleRPC(kind byte, p []byte) []byte {
 		if err := leaderOnly(); err != nil {
 			return rpcFail(err)
 		}
-		return rpcStatus(n.addMemberLocal(m))
+		return rpcStatus(n.addMemberLocal(ctx, m))
 	case rpcRemove:
 		if err := leaderOnly(); err != nil {
 			return rpcFail(err)
 		}
-		return rpcStatus(n.removeMemberLocal(string(p)))
+		return rpcStatus(n.removeMemberLocal(ctx, string(p)))
 	case rpcTransfer:
 		if err := leaderOnly(); err != nil {
 			return rpcFail(err)
 		}
-		return rpcStatus(n.transferLocal(string(p)))
+		return rpcStatus(n.transferLocal(ctx, string(p)))
 	}
 	return rpcFail(fmt.Errorf("%w: unknown request %q", host.ErrInvalidArgument, kind))
 }
