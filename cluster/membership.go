@@ -214,7 +214,7 @@ func (n *Node) join(ctx context.Context) error {
 			err := n.joinOne(ctx, u, body)
 			if err == nil {
 				n.log.Info("joined the cluster", "via", u)
-				return nil
+				return n.waitMember(ctx)
 			}
 			last = err
 		}
@@ -224,6 +224,19 @@ func (n *Node) join(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// waitMember waits until this node has the configuration that names it:
+// the leader has reached it, and it knows the members.
+func (n *Node) waitMember(ctx context.Context) error {
+	for !n.isMember(n.id) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: added to the cluster, but the leader did not reach this node: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func (n *Node) joinOne(ctx context.Context, u string, body []byte) error {

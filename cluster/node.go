@@ -37,6 +37,7 @@ import (
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
 
 	"github.com/actorstore/actorstore/host"
 	"github.com/actorstore/actorstore/server"
@@ -72,6 +73,15 @@ type Options struct {
 	// Token authenticates node-to-node traffic (and join requests,
 	// which go through the HTTP API).
 	Token string
+	// Sync is when Raft's log is fsynced: host.SyncAlways (the default)
+	// after every append, before the entry counts as stored on this
+	// node; host.SyncInterval every SyncInterval (100 ms by default);
+	// host.SyncNever only as the node closes a log segment. With the
+	// last two an acknowledged write is in the page cache of a majority
+	// and survives any minority of process crashes, but not a majority
+	// of machines losing power at once.
+	Sync         host.SyncPolicy
+	SyncInterval time.Duration
 	// Store configures the store every node applies the log to: its
 	// engine and limits. Store.Clock is the leader's clock, which stamps
 	// each command (time.Now by default). Store.Dir must be empty: the
@@ -108,6 +118,8 @@ type Node struct {
 	trans  *raft.NetworkTransport
 	stream *streamLayer
 	wal    *wal.WAL
+	logFS  *syncFS
+	lock   *os.File
 	meta   *metadb.BoltMetaDB
 	clock  func() time.Time
 
@@ -155,8 +167,14 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	n.lock = lock
 	id, err := nodeID(o.Dir, o.NodeID)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	n.id = id
@@ -208,7 +226,12 @@ func (n *Node) start(ctx context.Context) error {
 	// WAL.Close leaves its meta store open (raft-wal v0.4.0): keep it to
 	// close it, or a reopen in this process waits on its file lock.
 	n.meta = &metadb.BoltMetaDB{}
-	w, err := wal.Open(filepath.Join(o.Dir, "raft"), wal.WithMetaStore(n.meta))
+	if o.Sync < host.SyncAlways || o.Sync > host.SyncNever {
+		return fmt.Errorf("cluster: Options.Sync %d: want host.SyncAlways, SyncInterval or SyncNever", o.Sync)
+	}
+	n.logFS = newSyncFS(o.Sync, o.SyncInterval)
+	logDir := filepath.Join(o.Dir, "raft")
+	w, err := wal.Open(logDir, wal.WithMetaStore(n.meta), wal.WithSegmentFiler(segment.NewFiler(logDir, n.logFS)))
 	if err != nil {
 		return fmt.Errorf("cluster: raft log: %w", err)
 	}
@@ -419,6 +442,12 @@ func (n *Node) teardown() error {
 	}
 	if n.meta != nil {
 		errs = append(errs, n.meta.Close())
+	}
+	if n.logFS != nil {
+		n.logFS.Close()
+	}
+	if n.lock != nil {
+		n.lock.Close()
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close(context.Background()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/actorstore/actorstore/client"
+	"github.com/actorstore/actorstore/cluster"
 	"github.com/actorstore/actorstore/host"
 )
 
@@ -61,6 +63,7 @@ func binary(t *testing.T) string {
 type node struct {
 	cmd    *exec.Cmd
 	url    string
+	raft   string
 	stderr *syncBuffer
 	exited chan struct{}
 	err    error // Wait's, once exited is closed
@@ -76,8 +79,14 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// raftAddrs keeps each directory's Raft address: a node restarted on a
+// directory listens where its cluster knows it.
+var raftAddrs sync.Map
+
 // startNode runs serve on dir at addr ("" for a free port, picked again
-// should another process take it first) and waits until it answers.
+// should another process take it first), its Raft transport on the
+// directory's address (a free port the first time), and waits until it
+// answers.
 func startNode(t *testing.T, dir, addr string, extra ...string) *node {
 	t.Helper()
 	bin := binary(t)
@@ -86,8 +95,12 @@ func startNode(t *testing.T, dir, addr string, extra ...string) *node {
 		if a == "" {
 			a = freePort(t)
 		}
-		n := &node{url: "http://" + a, stderr: &syncBuffer{}, exited: make(chan struct{})}
-		args := append([]string{"serve", "--dir", dir, "--http", a}, extra...)
+		ra, known := raftAddrs.Load(dir)
+		if !known {
+			ra = freePort(t)
+		}
+		n := &node{url: "http://" + a, raft: ra.(string), stderr: &syncBuffer{}, exited: make(chan struct{})}
+		args := append([]string{"serve", "--dir", dir, "--http", a, "--raft", n.raft}, extra...)
 		n.cmd = exec.Command(bin, args...)
 		n.cmd.Stderr = n.stderr
 		// wazero's compiled module, shared by every run of the tests.
@@ -98,11 +111,12 @@ func startNode(t *testing.T, dir, addr string, extra ...string) *node {
 		go func() { n.err = n.cmd.Wait(); close(n.exited) }()
 		err := n.waitReady(30 * time.Second)
 		if err == nil {
+			raftAddrs.Store(dir, n.raft)
 			t.Cleanup(func() { n.kill() })
 			return n
 		}
 		n.kill()
-		if addr == "" && attempt < 5 && strings.Contains(n.stderr.String(), "address already in use") {
+		if (addr == "" || !known) && attempt < 5 && strings.Contains(n.stderr.String(), "address already in use") {
 			continue
 		}
 		t.Fatalf("serve %v: %v\n%s", args, err, n.stderr.String())
@@ -302,15 +316,17 @@ func TestTerminate(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", line, n.stderr.String())
 		}
 	}
-	// Closed cleanly: the directory opens at once, with everything.
-	s, err := host.Open(ctx, host.Options{Dir: dir, Engine: host.EngineNative})
+	// Closed cleanly: the directory opens at once (its lock released)
+	// in this process, as the same one-member cluster, with everything.
+	cn, err := cluster.Open(ctx, cluster.Options{Dir: dir, RaftAddr: "127.0.0.1:0",
+		Store: host.Options{Engine: host.EngineNative}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.Stats(ctx)
-	s.Close(ctx)
+	st, err := cn.Stats(ctx)
+	cn.Close(ctx)
 	if err != nil || st.CurrentSequence != 5 {
-		t.Fatalf("reopened store: %+v, %v", st, err)
+		t.Fatalf("reopened node: %+v, %v", st, err)
 	}
 
 	// The subscription waits, reconnecting; once the server is back it
