@@ -82,6 +82,12 @@ type Options struct {
 	// of machines losing power at once.
 	Sync         host.SyncPolicy
 	SyncInterval time.Duration
+	// LogSegmentBytes is the size of the Raft log's segment files
+	// (raft-wal's, 64 MiB by default). The log is truncated after a
+	// snapshot a whole segment at a time: entries of a segment still in
+	// use stay readable, and are sent to a follower rather than the
+	// snapshot.
+	LogSegmentBytes int
 	// Store configures the store every node applies the log to: its
 	// engine and limits. Store.Clock is the leader's clock, which stamps
 	// each command (time.Now by default). Store.Dir must be empty: the
@@ -231,7 +237,12 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.logFS = newSyncFS(o.Sync, o.SyncInterval)
 	logDir := filepath.Join(o.Dir, "raft")
-	w, err := wal.Open(logDir, wal.WithMetaStore(n.meta), wal.WithSegmentFiler(segment.NewFiler(logDir, n.logFS)))
+	segSize := wal.DefaultSegmentSize
+	if o.LogSegmentBytes > 0 {
+		segSize = o.LogSegmentBytes
+	}
+	w, err := wal.Open(logDir, wal.WithMetaStore(n.meta), wal.WithSegmentFiler(segment.NewFiler(logDir, n.logFS)),
+		wal.WithSegmentSize(segSize))
 	if err != nil {
 		return fmt.Errorf("cluster: raft log: %w", err)
 	}
