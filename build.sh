@@ -24,6 +24,12 @@
 #   ./build.sh serve   a server on a durable store in ./actorstore-data, on
 #                      http://127.0.0.1:7070 (flags pass on: ./build.sh serve
 #                      --dir /tmp/s --http :7071 --token T)
+#   ./build.sh cluster three local nodes of one Raft cluster (HTTP/Raft on
+#                      127.0.0.1:7070/7071, 7080/7081, 7090/7091; another
+#                      base with CLUSTER_BASE_PORT=N), data in ./cluster-data
+#                      (CLUSTER_DIR=...), kept across runs; flags pass on to
+#                      every node (--engine native, --token T); Ctrl-C stops
+#                      them
 # They install what they need: Go modules, npm packages (js/, and for
 # tests/pack/ a temporary project's), and Debian's chromium for the browser
 # tests.
@@ -190,8 +196,8 @@ step_test() {
   check_module_deps
   log "unit, conformance, model and fuzz-corpus tests"
   go test -count=1 ./...
-  log "race: host, write-ahead log, hammer and crash tests, server, client"
-  go test -count=1 -race ./host ./internal/wal ./tests ./server ./internal/cborjson ./client ./cmd/actorstore
+  log "race: host, write-ahead log, hammer and crash tests, server, client, cluster"
+  go test -count=1 -race ./host ./internal/wal ./tests ./server ./internal/cborjson ./client ./cmd/actorstore ./cluster
 
   need_node
   log "JS lint: Biome's recommended rules over js/ and web-demo/ (js/biome.jsonc)"
@@ -253,6 +259,63 @@ step_serve() {
   go run ./cmd/actorstore serve "$@"
 }
 
+# port_busy reports whether something listens on 127.0.0.1:$1.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+step_cluster() {
+  need_go
+  local base=${CLUSTER_BASE_PORT:-7070} dir=${CLUSTER_DIR:-./cluster-data} tmp i p
+  for i in 0 1 2; do
+    for p in $((base + 10 * i)) $((base + 10 * i + 1)); do
+      if port_busy "$p"; then
+        echo "build.sh: port $p is in use; pick other ports with CLUSTER_BASE_PORT=N (N, N+1, N+10, N+11, N+20, N+21)" >&2
+        exit 1
+      fi
+    done
+  done
+  tmp=$(mktemp -d)
+  log "building actorstore"
+  go build -o "$tmp/actorstore" ./cmd/actorstore
+  local pids=()
+  stop_cluster() {
+    trap - INT TERM EXIT
+    echo; log "stopping the nodes (SIGTERM: a leader hands over first)"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    rm -rf "$tmp"
+  }
+  trap stop_cluster INT TERM EXIT
+  for i in 0 1 2; do
+    local name=node$((i + 1)) join=()
+    [ "$i" -gt 0 ] && join=(--join "http://127.0.0.1:$base")
+    mkdir -p "$dir/$name"
+    "$tmp/actorstore" serve --dir "$dir/$name" --node-id "$name" --http "127.0.0.1:$((base + 10 * i))" \
+      --raft "127.0.0.1:$((base + 10 * i + 1))" "${join[@]}" "$@" 2> >(sed -u "s/^/[$name] /" >&2) &
+    pids+=($!)
+  done
+  local token=${ACTORSTORE_TOKEN:-} prev=""
+  for p in "$@"; do
+    case "$p" in --token=*) token=${p#--token=} ;; esac
+    [ "$prev" = --token ] && token=$p
+    prev=$p
+  done
+  for i in 0 1 2; do
+    local u="http://127.0.0.1:$((base + 10 * i))" tries=0
+    until ACTORSTORE_TOKEN=$token "$tmp/actorstore" status --server "$u" >/dev/null 2>&1; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 300 ] || { echo "build.sh: node$((i + 1)) did not start" >&2; exit 1; }
+      sleep 0.1
+    done
+  done
+  log "a three-node cluster (data in $dir):"
+  for i in 0 1 2; do
+    echo "  node$((i + 1))  http://127.0.0.1:$((base + 10 * i))  raft 127.0.0.1:$((base + 10 * i + 1))  pid ${pids[i]}"
+  done
+  echo "  try: go run ./cmd/actorstore members --server http://127.0.0.1:$base"
+  echo "  Ctrl-C stops them"
+  wait "${pids[@]}"
+}
+
 case "${1:-}" in
   wasm) step_wasm ;;
   test) step_test ;;
@@ -260,5 +323,6 @@ case "${1:-}" in
   demo) shift; step_demo "$@" ;;
   go-demo) step_go_demo ;;
   serve) shift; step_serve "$@" ;;
-  *) echo "usage: $0 demo|test|bench|wasm|go-demo|serve" >&2; exit 2 ;;
+  cluster) shift; step_cluster "$@" ;;
+  *) echo "usage: $0 demo|test|bench|wasm|go-demo|serve|cluster" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ import (
 
 	"github.com/actorstore/actorstore/core"
 	"github.com/actorstore/actorstore/host"
+	"github.com/actorstore/actorstore/server"
 )
 
 // writeOp turns a store write into a one-op command, or returns the
@@ -58,6 +59,8 @@ func (n *Node) UpdateVersioned(ctx context.Context, typ, id string, value any, e
 func (n *Node) Delete(ctx context.Context, typ, id string) (host.Actor, bool, error) {
 	return n.write(ctx, opDelete, host.DeleteOp(typ, id))
 }
+
+var _ server.Lister = (*Node)(nil)
 
 var opKinds = map[string]byte{"insert": opInsert, "update": opUpdate, "updateVersioned": opUpdateVersioned, "delete": opDelete}
 
@@ -122,9 +125,23 @@ func (n *Node) Changes(ctx context.Context, since uint64, f host.Filter, limit i
 	return n.store.Changes(ctx, since, f, limit)
 }
 
+// List reads a page of a type's actors, ordered by id, after the read
+// barrier (host.Store.List).
+func (n *Node) List(ctx context.Context, typ, after string, limit int) ([]host.Actor, string, error) {
+	if err := n.readBarrier(ctx); err != nil {
+		return nil, "", err
+	}
+	return n.store.List(ctx, typ, after, limit)
+}
+
 // Subscribe follows this node's change feed: the same events, with the
-// same sequence numbers, as on every other node.
+// same sequence numbers, as on every other node. It starts after the
+// read barrier, so that "now" on a follower is no earlier than every
+// write acknowledged before the call.
 func (n *Node) Subscribe(ctx context.Context, o host.SubscriptionOptions) (host.Subscription, error) {
+	if err := n.readBarrier(ctx); err != nil {
+		return nil, err
+	}
 	return n.store.Subscribe(ctx, o)
 }
 

@@ -17,7 +17,8 @@ import (
 //	byte     kind: 1 a single write, 2 a batch, 3 a restore
 //	varint   timestamp, Unix nanoseconds
 //	uvarint  key length + 1, then the key (0: no idempotency key)
-//	kind 1, 2: uvarint op count, then each op:
+//	kind 1, 2: uvarint op count (1 for kind 1; any for a batch, 0 included),
+//	then each op:
 //	  byte    op kind: 1 insert, 2 update, 3 updateVersioned, 4 delete
 //	  uvarint type length, type; uvarint id length, id
 //	  uvarint expected version
@@ -178,7 +179,7 @@ func decodeCommand(b []byte) (*command, error) {
 		return nil, fmt.Errorf("%w: kind %d", errBadCommand, c.kind)
 	}
 	n := d.uvarint("op count")
-	if d.err == nil && (n == 0 || n > maxOps || (c.kind == cmdWrite && n != 1) || n > uint64(len(d.b))) {
+	if d.err == nil && (n > maxOps || (c.kind == cmdWrite && n != 1) || n > uint64(len(d.b))) {
 		return nil, fmt.Errorf("%w: %d operations", errBadCommand, n)
 	}
 	if d.err != nil {

@@ -15,6 +15,7 @@ var sampleCommands = []command{
 		{kind: opUpdate, typ: "a", id: "1", value: []byte{0xf6}},
 		{kind: opDelete, typ: "a", id: "2"},
 	}},
+	{kind: cmdBatch, ts: 43, key: "empty", hasKey: true, ops: []op{}},
 	{kind: cmdRestore, ts: 7, snap: []byte("snapshot bytes")},
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,42 @@ func seed(t *testing.T) uint64 {
 	return s
 }
 
+// testDeadline bounds each cluster test (a benchmark gets ten times as
+// long): one that runs longer is hung, and the process ends with every
+// goroutine's stack rather than waiting for go test's -timeout.
+// $CLUSTER_TEST_DEADLINE (a Go duration) changes it.
+func testDeadline() time.Duration {
+	if v := os.Getenv("CLUSTER_TEST_DEADLINE"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return 90 * time.Second
+}
+
+var watched sync.Map // tests that have a watchdog
+
+// watchdog ends the process, printing every goroutine's stack, if t is
+// still running after testDeadline.
+func watchdog(t testing.TB) {
+	if _, dup := watched.LoadOrStore(t, true); dup {
+		return
+	}
+	d := testDeadline()
+	if _, ok := t.(*testing.B); ok {
+		d *= 10
+	}
+	timer := time.AfterFunc(d, func() {
+		fmt.Fprintf(os.Stderr, "\n%s is still running after %v: hung. Every goroutine:\n\n", t.Name(), d)
+		pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+		panic(fmt.Sprintf("%s hung: still running after %v (stacks above)", t.Name(), d))
+	})
+	t.Cleanup(func() {
+		timer.Stop()
+		watched.Delete(t)
+	})
+}
+
 type testNode struct {
 	id       string
 	dir      string
@@ -110,6 +147,7 @@ func newCluster(t *testing.T, size int, tweak func(*Options)) *testCluster {
 }
 
 func newClusterTB(t testing.TB, size int, tweak func(*Options)) *testCluster {
+	watchdog(t)
 	c := &testCluster{t: t, faults: newNetFaults(), engine: host.EngineNative, token: "secret", tweak: tweak}
 	for i := range size {
 		tn := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir()}

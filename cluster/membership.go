@@ -32,11 +32,11 @@ func (n *Node) AddMember(ctx context.Context, m server.Member) error {
 	if err != nil {
 		return err
 	}
-	return n.withLeader(ctx, func(context.Context) error { return n.addMemberLocal(m) },
+	return n.withLeader(ctx, func(ctx context.Context) error { return n.addMemberLocal(ctx, m) },
 		func(ctx context.Context, addr string) error { _, err := n.call(ctx, addr, rpcAddMember, b); return err })
 }
 
-func (n *Node) addMemberLocal(m server.Member) error {
+func (n *Node) addMemberLocal(ctx context.Context, m server.Member) error {
 	if m.HTTP != "" {
 		n.peers.Store(m.ID, m.HTTP)
 	}
@@ -46,7 +46,7 @@ func (n *Node) addMemberLocal(m server.Member) error {
 	} else {
 		f = n.raft.AddNonvoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, n.opts.RequestTimeout)
 	}
-	if err := f.Error(); err != nil {
+	if err := n.await(ctx, f); err != nil {
 		return membershipError(err)
 	}
 	n.log.Info("member added", "member", m.ID, "raft", m.Raft, "voter", m.Voter)
@@ -58,18 +58,18 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: no member id", host.ErrInvalidArgument)
 	}
-	return n.withLeader(ctx, func(context.Context) error { return n.removeMemberLocal(id) },
+	return n.withLeader(ctx, func(ctx context.Context) error { return n.removeMemberLocal(ctx, id) },
 		func(ctx context.Context, addr string) error {
 			_, err := n.call(ctx, addr, rpcRemove, []byte(id))
 			return err
 		})
 }
 
-func (n *Node) removeMemberLocal(id string) error {
+func (n *Node) removeMemberLocal(ctx context.Context, id string) error {
 	if !n.isMember(id) {
 		return fmt.Errorf("%w: no member %q", host.ErrNotFound, id)
 	}
-	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.opts.RequestTimeout).Error(); err != nil {
+	if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.opts.RequestTimeout)); err != nil {
 		return membershipError(err)
 	}
 	n.log.Info("member removed", "member", id)
@@ -79,14 +79,14 @@ func (n *Node) removeMemberLocal(id string) error {
 // TransferLeadership hands leadership to member id, or to the most
 // up-to-date voter when id is empty; on a follower it asks the leader.
 func (n *Node) TransferLeadership(ctx context.Context, id string) error {
-	return n.withLeader(ctx, func(context.Context) error { return n.transferLocal(id) },
+	return n.withLeader(ctx, func(ctx context.Context) error { return n.transferLocal(ctx, id) },
 		func(ctx context.Context, addr string) error {
 			_, err := n.call(ctx, addr, rpcTransfer, []byte(id))
 			return err
 		})
 }
 
-func (n *Node) transferLocal(id string) error {
+func (n *Node) transferLocal(ctx context.Context, id string) error {
 	var f raft.Future
 	if id == "" {
 		f = n.raft.LeadershipTransfer()
@@ -100,13 +100,19 @@ func (n *Node) transferLocal(id string) error {
 		}
 		f = n.raft.LeadershipTransferToServer(raft.ServerID(id), addr)
 	}
-	if err := f.Error(); err != nil {
+	if err := n.await(ctx, f); err != nil {
 		return membershipError(err)
 	}
 	return nil
 }
 
 func membershipError(err error) error {
+	if errors.Is(err, raft.ErrRaftShutdown) {
+		return host.ErrClosed
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return unavailable(err)
+	}
 	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 		return errNotLeader
 	}
@@ -208,7 +214,7 @@ func (n *Node) join(ctx context.Context) error {
 			err := n.joinOne(ctx, u, body)
 			if err == nil {
 				n.log.Info("joined the cluster", "via", u)
-				return nil
+				return n.waitMember(ctx)
 			}
 			last = err
 		}
@@ -218,6 +224,19 @@ func (n *Node) join(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// waitMember waits until this node has the configuration that names it:
+// the leader has reached it, and it knows the members.
+func (n *Node) waitMember(ctx context.Context) error {
+	for !n.isMember(n.id) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: added to the cluster, but the leader did not reach this node: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func (n *Node) joinOne(ctx context.Context, u string, body []byte) error {

@@ -37,6 +37,7 @@ import (
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
 
 	"github.com/actorstore/actorstore/host"
 	"github.com/actorstore/actorstore/server"
@@ -72,6 +73,21 @@ type Options struct {
 	// Token authenticates node-to-node traffic (and join requests,
 	// which go through the HTTP API).
 	Token string
+	// Sync is when Raft's log is fsynced: host.SyncAlways (the default)
+	// after every append, before the entry counts as stored on this
+	// node; host.SyncInterval every SyncInterval (100 ms by default);
+	// host.SyncNever only as the node closes a log segment. With the
+	// last two an acknowledged write is in the page cache of a majority
+	// and survives any minority of process crashes, but not a majority
+	// of machines losing power at once.
+	Sync         host.SyncPolicy
+	SyncInterval time.Duration
+	// LogSegmentBytes is the size of the Raft log's segment files
+	// (raft-wal's, 64 MiB by default). The log is truncated after a
+	// snapshot a whole segment at a time: entries of a segment still in
+	// use stay readable, and are sent to a follower rather than the
+	// snapshot.
+	LogSegmentBytes int
 	// Store configures the store every node applies the log to: its
 	// engine and limits. Store.Clock is the leader's clock, which stamps
 	// each command (time.Now by default). Store.Dir must be empty: the
@@ -108,6 +124,8 @@ type Node struct {
 	trans  *raft.NetworkTransport
 	stream *streamLayer
 	wal    *wal.WAL
+	logFS  *syncFS
+	lock   *os.File
 	meta   *metadb.BoltMetaDB
 	clock  func() time.Time
 
@@ -155,8 +173,14 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	n.lock = lock
 	id, err := nodeID(o.Dir, o.NodeID)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	n.id = id
@@ -208,7 +232,17 @@ func (n *Node) start(ctx context.Context) error {
 	// WAL.Close leaves its meta store open (raft-wal v0.4.0): keep it to
 	// close it, or a reopen in this process waits on its file lock.
 	n.meta = &metadb.BoltMetaDB{}
-	w, err := wal.Open(filepath.Join(o.Dir, "raft"), wal.WithMetaStore(n.meta))
+	if o.Sync < host.SyncAlways || o.Sync > host.SyncNever {
+		return fmt.Errorf("cluster: Options.Sync %d: want host.SyncAlways, SyncInterval or SyncNever", o.Sync)
+	}
+	n.logFS = newSyncFS(o.Sync, o.SyncInterval)
+	logDir := filepath.Join(o.Dir, "raft")
+	segSize := wal.DefaultSegmentSize
+	if o.LogSegmentBytes > 0 {
+		segSize = o.LogSegmentBytes
+	}
+	w, err := wal.Open(logDir, wal.WithMetaStore(n.meta), wal.WithSegmentFiler(segment.NewFiler(logDir, n.logFS)),
+		wal.WithSegmentSize(segSize))
 	if err != nil {
 		return fmt.Errorf("cluster: raft log: %w", err)
 	}
@@ -280,7 +314,7 @@ func (n *Node) start(ctx context.Context) error {
 	case len(o.Join) == 0:
 		n.log.Info("bootstrapping a one-member cluster")
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: n.trans.LocalAddr()}}}
-		if err := r.BootstrapCluster(cfg).Error(); err != nil {
+		if err := n.await(ctx, r.BootstrapCluster(cfg)); err != nil {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 	default:
@@ -311,15 +345,36 @@ func (n *Node) watchLeadership() {
 			e := n.epoch.Add(1)
 			if isLeader {
 				n.log.Info("became leader")
-				go n.barrier(e)
+				go n.barrier(context.Background(), e)
 			}
 		}
 	}
 }
 
-func (n *Node) barrier(e uint64) {
-	if err := n.raft.Barrier(n.opts.RequestTimeout).Error(); err == nil && n.epoch.Load() == e {
+func (n *Node) barrier(ctx context.Context, e uint64) {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	defer cancel()
+	if err := n.await(ctx, n.raft.Barrier(n.opts.RequestTimeout)); err == nil && n.epoch.Load() == e {
 		n.readyEpoch.Store(e)
+	}
+}
+
+// await waits for a raft future's answer, or until ctx ends or the node
+// closes. Raft never answers some futures once it shuts down: one still
+// queued for its main loop (VerifyLeader, Apply, Barrier, membership
+// changes), or one whose quorum came in just before; waiting on such a
+// future alone would block forever. The waiting goroutine of a future
+// left unanswered ends with the process.
+func (n *Node) await(ctx context.Context, f raft.Future) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f.Error() }()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.done:
+		return raft.ErrRaftShutdown
 	}
 }
 
@@ -353,7 +408,10 @@ func (n *Node) Close(ctx context.Context) error {
 	var err error
 	n.closeOnce.Do(func() {
 		if n.raft != nil && n.raft.State() == raft.Leader && n.voters() > 1 {
-			if e := n.raft.LeadershipTransfer().Error(); e != nil {
+			tctx, cancel := n.requestContext(ctx)
+			e := n.await(tctx, n.raft.LeadershipTransfer())
+			cancel()
+			if e != nil {
 				n.log.Warn("leadership transfer on close failed", "err", e)
 			} else {
 				n.log.Info("handed leadership over")
@@ -395,6 +453,12 @@ func (n *Node) teardown() error {
 	}
 	if n.meta != nil {
 		errs = append(errs, n.meta.Close())
+	}
+	if n.logFS != nil {
+		n.logFS.Close()
+	}
+	if n.lock != nil {
+		n.lock.Close()
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close(context.Background()))
@@ -508,7 +572,7 @@ func (n *Node) applyLocal(ctx context.Context, c *command) (*result, error) {
 	c.ts = unixNano(n.clock())
 	f := n.raft.Apply(c.encode(), n.opts.RequestTimeout)
 	n.stampMu.Unlock()
-	err := f.Error()
+	err := n.await(ctx, f)
 	switch {
 	case err == nil:
 		r, ok := f.Response().(*result)
@@ -518,13 +582,15 @@ func (n *Node) applyLocal(ctx context.Context, c *command) (*result, error) {
 		return r, nil
 	case errors.Is(err, raft.ErrLeadershipLost) && c.hasKey:
 		// The command may or may not have been committed: with an
-		// idempotency key the store applies it once however often
-		// it comes, so ask again.
+		// idempotency key the store applies it once however often it
+		// comes, so ask again.
 		return nil, errNotLeader
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return nil, fmt.Errorf("%w: leadership lost before the write was known to commit; it may or may not have taken effect", server.ErrUnavailable)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return nil, host.ErrClosed
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: the write was not known to commit within the request's time (%v); it may or may not have taken effect", server.ErrUnavailable, err)
 	}
 	return nil, err
 }
@@ -539,7 +605,7 @@ func (n *Node) readIndexLocal(ctx context.Context, verify bool) (uint64, error) 
 		n.barrierMu.Lock()
 		e := n.epoch.Load()
 		if !n.leaderReady() {
-			n.barrier(e)
+			n.barrier(ctx, e)
 		}
 		n.barrierMu.Unlock()
 		if !n.leaderReady() {
@@ -548,7 +614,13 @@ func (n *Node) readIndexLocal(ctx context.Context, verify bool) (uint64, error) 
 	}
 	idx := n.raft.CommitIndex()
 	if verify {
-		if err := n.raft.VerifyLeader().Error(); err != nil {
+		if err := n.await(ctx, n.raft.VerifyLeader()); err != nil {
+			if errors.Is(err, raft.ErrRaftShutdown) {
+				return 0, host.ErrClosed
+			}
+			if ctx.Err() != nil {
+				return 0, unavailable(err)
+			}
 			return 0, errNotLeader
 		}
 	}

@@ -46,10 +46,13 @@ const (
 var errConn = errors.New("cluster: leader unreachable")
 
 type rpcActor struct {
-	Type    string          `cbor:"1,keyasint"`
-	ID      string          `cbor:"2,keyasint"`
-	Version uint64          `cbor:"3,keyasint"`
-	Value   cbor.RawMessage `cbor:"4,keyasint"`
+	Type    string `cbor:"1,keyasint"`
+	ID      string `cbor:"2,keyasint"`
+	Version uint64 `cbor:"3,keyasint"`
+	// Value is the value's CBOR as a byte string, so that the answer's
+	// decoding leaves it byte for byte as stored (however deep, whatever
+	// its tags); absent for a zero Actor.
+	Value []byte `cbor:"4,keyasint,omitempty"`
 }
 
 type rpcResult struct {
@@ -140,7 +143,7 @@ func toRPCActor(a host.Actor) rpcActor {
 }
 
 func (a rpcActor) actor() host.Actor {
-	return host.Actor{Type: a.Type, ID: a.ID, Version: a.Version, Value: a.Value}
+	return host.Actor{Type: a.Type, ID: a.ID, Version: a.Version, Value: cbor.RawMessage(a.Value)}
 }
 
 // serveRPC answers a follower's requests on one connection until it
@@ -221,17 +224,17 @@ func (n *Node) handleRPC(kind byte, p []byte) []byte {
 		if err := leaderOnly(); err != nil {
 			return rpcFail(err)
 		}
-		return rpcStatus(n.addMemberLocal(m))
+		return rpcStatus(n.addMemberLocal(ctx, m))
 	case rpcRemove:
 		if err := leaderOnly(); err != nil {
 			return rpcFail(err)
 		}
-		return rpcStatus(n.removeMemberLocal(string(p)))
+		return rpcStatus(n.removeMemberLocal(ctx, string(p)))
 	case rpcTransfer:
 		if err := leaderOnly(); err != nil {
 			return rpcFail(err)
 		}
-		return rpcStatus(n.transferLocal(string(p)))
+		return rpcStatus(n.transferLocal(ctx, string(p)))
 	}
 	return rpcFail(fmt.Errorf("%w: unknown request %q", host.ErrInvalidArgument, kind))
 }

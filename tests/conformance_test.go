@@ -23,7 +23,8 @@ const (
 )
 
 // TestConformance runs every vector of vectors/*.json on both engines,
-// embedded and through the HTTP server and client.
+// embedded and through the HTTP server and client (TestConformanceCluster
+// on a cluster).
 func TestConformance(t *testing.T) {
 	files, err := loadVectorFiles()
 	if err != nil {
@@ -38,6 +39,37 @@ func TestConformance(t *testing.T) {
 						t.Skipf("vector is for hosts %v", v.Hosts)
 					}
 					for _, tg := range targets {
+						if !tg.cluster {
+							t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestConformanceCluster runs every vector on a 3-node Raft cluster, each
+// call through the next node (spread), the vectors in parallel: a vector
+// mostly waits, for its cluster's first election and for fsyncs. No
+// vector differs: the leader stamps each command with the vector's clock
+// (every node is given it), and a follower forwards writes and answers
+// reads after the read barrier, with the leader's values and errors.
+func TestConformanceCluster(t *testing.T) {
+	files, err := loadVectorFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		t.Run(f.Name, func(t *testing.T) {
+			for i := range f.Vectors {
+				v := &f.Vectors[i]
+				t.Run(v.Name, func(t *testing.T) {
+					if !v.runsOn("go") {
+						t.Skipf("vector is for hosts %v", v.Hosts)
+					}
+					t.Parallel()
+					for _, tg := range clusterTargets {
 						t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
 					}
 				})

@@ -28,7 +28,7 @@ import (
 // is a round trip (under -race, a costly one), still enough to reach
 // every outcome of mustSee.
 func TestModelRemote(t *testing.T) {
-	runModel(t, append([]target{{host.EngineNative, false}}, remoteTargets...), 10_000)
+	runModel(t, append([]target{{engine: host.EngineNative}}, remoteTargets...), 10_000)
 }
 
 // cutter is a TCP proxy that can cut every connection through it.
@@ -166,7 +166,7 @@ func TestBatchValuesByteExact(t *testing.T) {
 	}
 	ctx := context.Background()
 	local := openStore(t, host.EngineNative, host.Options{})
-	remote := openTarget(t, target{host.EngineNative, true}, host.Options{})
+	remote := openTarget(t, target{engine: host.EngineNative, remote: true}, host.Options{})
 	n, selfDescribed := 0, 0
 	for _, v := range f.Vectors {
 		for _, st := range v.Steps {

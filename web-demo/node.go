@@ -43,7 +43,9 @@ func (n *node) start() error {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	args := append([]string{"serve", "--dir", n.dir, "--http", addr}, n.args...)
+	// Raft listens on a port of its own choosing: the demo's node is a
+	// one-member cluster, and nothing dials it.
+	args := append([]string{"serve", "--dir", n.dir, "--http", addr, "--raft", "127.0.0.1:0"}, n.args...)
 	cmd := exec.Command(n.bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actorstore/actorstore/cluster"
 	"github.com/actorstore/actorstore/host"
 	"github.com/actorstore/actorstore/server"
 )
@@ -230,4 +231,57 @@ func TestCLIUsage(t *testing.T) {
 // TestCLIUnreachable checks the message when no server answers.
 func TestCLIUnreachable(t *testing.T) {
 	cli(t, "", "stats", "--server=http://127.0.0.1:1").check(t, 1, "", "connection refused")
+}
+
+// TestCLIMembers lists the members of a two-member cluster served in this
+// process, through either node.
+func TestCLIMembers(t *testing.T) {
+	ctx := context.Background()
+	var urls []string
+	for i := range 2 {
+		srv := httptest.NewUnstartedServer(nil)
+		o := cluster.Options{Dir: t.TempDir(), NodeID: fmt.Sprintf("m%d", i+1), RaftAddr: "127.0.0.1:0",
+			HTTP: "http://" + srv.Listener.Addr().String(), Store: host.Options{Engine: host.EngineNative},
+			HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+			LeaderLeaseTimeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+		if i > 0 {
+			o.Join = urls[:1]
+		}
+		n, err := cluster.Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := server.New(n, server.Options{Logger: slog.New(slog.DiscardHandler)})
+		srv.Config.Handler = h
+		srv.Start()
+		urls = append(urls, srv.URL)
+		t.Cleanup(func() {
+			h.Close()
+			srv.Close()
+			n.Close(ctx)
+		})
+		if i == 0 {
+			// The first node leads its cluster of one before the second joins.
+			if _, err := n.Stats(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, u := range urls {
+		r := cli(t, "", "members", "--server="+u)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || len(lines) != 2 {
+			t.Fatalf("members through %s: exit %d, %q, %q", u, r.code, r.stdout, r.stderr)
+		}
+		for i, l := range lines {
+			var m struct {
+				ID, Raft, HTTP string
+				Voter          bool
+			}
+			if err := json.Unmarshal([]byte(l), &m); err != nil || m.ID != fmt.Sprintf("m%d", i+1) || m.HTTP != urls[i] ||
+				!strings.HasPrefix(m.Raft, "127.0.0.1:") || !m.Voter {
+				t.Errorf("member %d through %s: %s (%v)", i, u, l, err)
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/actorstore/actorstore/client"
+	"github.com/actorstore/actorstore/cluster"
 	"github.com/actorstore/actorstore/host"
 )
 
@@ -61,6 +63,7 @@ func binary(t *testing.T) string {
 type node struct {
 	cmd    *exec.Cmd
 	url    string
+	raft   string
 	stderr *syncBuffer
 	exited chan struct{}
 	err    error // Wait's, once exited is closed
@@ -76,8 +79,14 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// raftAddrs keeps each directory's Raft address: a node restarted on a
+// directory listens where its cluster knows it.
+var raftAddrs sync.Map
+
 // startNode runs serve on dir at addr ("" for a free port, picked again
-// should another process take it first) and waits until it answers.
+// should another process take it first), its Raft transport on the
+// directory's address (a free port the first time), and waits until it
+// answers.
 func startNode(t *testing.T, dir, addr string, extra ...string) *node {
 	t.Helper()
 	bin := binary(t)
@@ -86,8 +95,12 @@ func startNode(t *testing.T, dir, addr string, extra ...string) *node {
 		if a == "" {
 			a = freePort(t)
 		}
-		n := &node{url: "http://" + a, stderr: &syncBuffer{}, exited: make(chan struct{})}
-		args := append([]string{"serve", "--dir", dir, "--http", a}, extra...)
+		ra, known := raftAddrs.Load(dir)
+		if !known {
+			ra = freePort(t)
+		}
+		n := &node{url: "http://" + a, raft: ra.(string), stderr: &syncBuffer{}, exited: make(chan struct{})}
+		args := append([]string{"serve", "--dir", dir, "--http", a, "--raft", n.raft}, extra...)
 		n.cmd = exec.Command(bin, args...)
 		n.cmd.Stderr = n.stderr
 		// wazero's compiled module, shared by every run of the tests.
@@ -98,11 +111,12 @@ func startNode(t *testing.T, dir, addr string, extra ...string) *node {
 		go func() { n.err = n.cmd.Wait(); close(n.exited) }()
 		err := n.waitReady(30 * time.Second)
 		if err == nil {
+			raftAddrs.Store(dir, n.raft)
 			t.Cleanup(func() { n.kill() })
 			return n
 		}
 		n.kill()
-		if addr == "" && attempt < 5 && strings.Contains(n.stderr.String(), "address already in use") {
+		if (addr == "" || !known) && attempt < 5 && strings.Contains(n.stderr.String(), "address already in use") {
 			continue
 		}
 		t.Fatalf("serve %v: %v\n%s", args, err, n.stderr.String())
@@ -302,15 +316,17 @@ func TestTerminate(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", line, n.stderr.String())
 		}
 	}
-	// Closed cleanly: the directory opens at once, with everything.
-	s, err := host.Open(ctx, host.Options{Dir: dir, Engine: host.EngineNative})
+	// Closed cleanly: the directory opens at once (its lock released)
+	// in this process, as the same one-member cluster, with everything.
+	cn, err := cluster.Open(ctx, cluster.Options{Dir: dir, RaftAddr: "127.0.0.1:0",
+		Store: host.Options{Engine: host.EngineNative}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.Stats(ctx)
-	s.Close(ctx)
+	st, err := cn.Stats(ctx)
+	cn.Close(ctx)
 	if err != nil || st.CurrentSequence != 5 {
-		t.Fatalf("reopened store: %+v, %v", st, err)
+		t.Fatalf("reopened node: %+v, %v", st, err)
 	}
 
 	// The subscription waits, reconnecting; once the server is back it
@@ -326,4 +342,166 @@ func TestTerminate(t *testing.T) {
 			t.Fatalf("after the restart: event #%d, %v; want #%d", ev.Sequence, err, want)
 		}
 	}
+}
+
+// TestClusterLeaderKilled runs three `serve` processes as one cluster at
+// Raft's default timeouts, SIGKILLs the leader while clients write
+// through every node, and checks: the others elect a leader and writes
+// through them are acknowledged again within seconds; restarted, the
+// killed node rejoins and converges; every acknowledged write is on
+// every node, and every node's feed is the same, event for event.
+func TestClusterLeaderKilled(t *testing.T) {
+	var nodes []*node
+	var dirs []string
+	for i := range 3 {
+		dir := t.TempDir()
+		args := []string{"--engine", "native", "--node-id", fmt.Sprintf("p%d", i+1), "--token", "tok"}
+		if i > 0 {
+			args = append(args, "--join", nodes[0].url)
+		}
+		nodes = append(nodes, startNode(t, dir, "", args...))
+		dirs = append(dirs, dir)
+	}
+	ctx := context.Background()
+	clients := make([]*client.Client, 3)
+	for i, n := range nodes {
+		c, err := client.New(n.url, client.Options{Token: "tok",
+			Retry: client.RetryPolicy{MaxAttempts: 3, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		clients[i] = c
+	}
+	st, err := clients[1].Status(ctx)
+	if err != nil || st.Leader == nil || len(st.Members) != 3 {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+	li := -1
+	for i, n := range nodes {
+		if n.url == st.Leader.HTTP {
+			li = i
+		}
+	}
+	if li < 0 {
+		t.Fatalf("leader %+v is none of the nodes", st.Leader)
+	}
+
+	var mu sync.Mutex
+	acked := map[string]int{}
+	var lastAck atomic.Int64 // Unix nanoseconds of the latest acknowledgement
+	var count atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			c := clients[w%3]
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("w%d-%d", w, i)
+				wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				_, err := c.Insert(wctx, "k", id, i)
+				cancel()
+				if err != nil {
+					if w%3 == li {
+						return // its node is gone
+					}
+					t.Errorf("write %s through a surviving node: %v", id, err)
+					return
+				}
+				mu.Lock()
+				acked[id] = i
+				mu.Unlock()
+				lastAck.Store(time.Now().UnixNano())
+				count.Add(1)
+			}
+		})
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for count.Load() < 150 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	killedAt := time.Now()
+	nodes[li].kill()
+	before := count.Load()
+	for count.Load() == before && time.Since(killedAt) < 15*time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	if count.Load() == before {
+		t.Fatal("no write acknowledged within 15 s of the leader's death")
+	}
+	t.Logf("leader p%d killed after %d acknowledged writes; the next acknowledged %v later",
+		li+1, before, time.Unix(0, lastAck.Load()).Sub(killedAt).Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond)
+	nodes[li] = startNode(t, dirs[li], strings.TrimPrefix(nodes[li].url, "http://"), "--engine", "native", "--node-id", fmt.Sprintf("p%d", li+1), "--token", "tok")
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	// Converged: every node has applied the leader's log.
+	var feeds [][]host.ChangeEvent
+	for i, n := range nodes {
+		c, err := client.New(n.url, client.Options{Token: "tok", Consistency: client.Local})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		// A linearizable read through the node waits until it has applied
+		// every acknowledged write; local reads then see them all.
+		lc, err := client.New(n.url, client.Options{Token: "tok"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = lc.Stats(ctx)
+		lc.Close(ctx)
+		if err != nil {
+			t.Fatalf("p%d: %v", i+1, err)
+		}
+		var evs []host.ChangeEvent
+		var since uint64
+		for {
+			p, err := c.Changes(ctx, since, host.Filter{}, 1000)
+			if err != nil {
+				t.Fatalf("p%d changes: %v", i+1, err)
+			}
+			evs = append(evs, p.Events...)
+			if len(p.Events) == 0 {
+				break
+			}
+			since = p.Next
+		}
+		feeds = append(feeds, evs)
+		all, err := c.GetAll(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, a := range all {
+			have[a.ID] = true
+		}
+		for id := range acked {
+			if !have[id] {
+				t.Fatalf("acknowledged write %s missing on p%d", id, i+1)
+			}
+		}
+	}
+	for i := 1; i < 3; i++ {
+		if len(feeds[i]) != len(feeds[0]) {
+			t.Fatalf("feeds differ: p1 has %d events, p%d %d", len(feeds[0]), i+1, len(feeds[i]))
+		}
+		for j := range feeds[0] {
+			a, b := feeds[0][j], feeds[i][j]
+			if a.Sequence != b.Sequence || a.ActorID != b.ActorID || !a.Timestamp.Equal(b.Timestamp) || string(a.NewValue) != string(b.NewValue) {
+				t.Fatalf("feeds differ at event %d: %+v and %+v", j, a, b)
+			}
+		}
+	}
+	t.Logf("%d acknowledged writes on every node; %d events, the same on all three", len(acked), len(feeds[0]))
 }

@@ -34,7 +34,7 @@ export async function startServer(args = [], { dir } = {}) {
   dir ??= fs.mkdtempSync(path.join(os.tmpdir(), "actorstore-serve-"));
   const s = { dir, port: 0, url: "", proc: null, logText: "" };
   s.start = async () => {
-    const proc = spawn(bin, ["serve", "--dir", dir, "--http", `127.0.0.1:${s.port}`, "--sync", "never", ...args],
+    const proc = spawn(bin, ["serve", "--dir", dir, "--http", `127.0.0.1:${s.port}`, "--raft", "127.0.0.1:0", "--sync", "never", ...args],
       { stdio: ["ignore", "ignore", "pipe"] });
     s.proc = proc;
     let err = "";
