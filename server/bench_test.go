@@ -401,3 +401,147 @@ func BenchmarkWatchFanout(b *testing.B) {
 		})
 	}
 }
+
+// watchSequences reads the sequences a CBOR watch message holds: one
+// event, or with batch an array of consecutive events (the first's
+// sequence and the count).
+func watchSequences(msg []byte, batch bool) (first uint64, n int, err error) {
+	n = 1
+	if batch {
+		var arr []struct {
+			Sequence uint64 `cbor:"sequence"`
+		}
+		if err := cbor.Unmarshal(msg, &arr); err != nil {
+			return 0, 0, err
+		}
+		if len(arr) == 0 {
+			return 0, 0, fmt.Errorf("empty batch")
+		}
+		for i, ev := range arr {
+			if ev.Sequence != arr[0].Sequence+uint64(i) {
+				return 0, 0, fmt.Errorf("batch not consecutive: %d at %d after %d", ev.Sequence, i, arr[0].Sequence)
+			}
+		}
+		return arr[0].Sequence, len(arr), nil
+	}
+	var ev struct {
+		Sequence uint64 `cbor:"sequence"`
+	}
+	err = cbor.Unmarshal(msg, &ev)
+	return ev.Sequence, n, err
+}
+
+// BenchmarkWatchRate: writes at a fixed rate (10,000 events/s for 3 s,
+// 100 events every 10 ms) reach 100 WebSocket watchers (format=cbor),
+// one event a message and batched. Reported: deliveries/s, delivered and
+// lost (events a watcher had not received 2 s after the last write),
+// and the p50 and p99 delivery latency (write to receipt) over every
+// watcher's every event. One run per b.N; run it with -benchtime 1x.
+func BenchmarkWatchRate(b *testing.B) {
+	const (
+		watchers = 100
+		rate     = 10000
+		duration = 3 * time.Second
+		tick     = 10 * time.Millisecond
+	)
+	perTick := rate * int(tick) / int(time.Second)
+	total := rate * int(duration/time.Second)
+	for _, batch := range []bool{false, true} {
+		b.Run(fmt.Sprintf("batch=%v", batch), func(b *testing.B) {
+			for range b.N {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				t := newBenchTarget(b, host.Options{ReplayBufferSize: 1 << 20, ReplayBufferBytes: 1 << 30}, 1)
+				st, _ := t.store.Stats(ctx)
+				base := st.CurrentSequence + 1
+				ws := "ws" + strings.TrimPrefix(t.url, "http") + "/v1/watch?format=cbor&from=" + fmt.Sprint(base)
+				if batch {
+					ws += "&batch=1"
+				}
+				sent := make([]atomic.Int64, total) // unix ns the write returned, by sequence - base
+				lat := make([][]time.Duration, watchers)
+				got := make([]int, watchers)
+				errs := make(chan error, watchers)
+				var wg sync.WaitGroup
+				for w := range watchers {
+					c, _, err := websocket.Dial(ctx, ws, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c.SetReadLimit(-1)
+					defer c.CloseNow()
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						next := base
+						for got[w] < total {
+							_, msg, err := c.Read(ctx)
+							if err != nil {
+								if ctx.Err() == nil {
+									errs <- err
+								}
+								return
+							}
+							now := time.Now().UnixNano()
+							first, n, err := watchSequences(msg, batch)
+							if err != nil || first != next {
+								errs <- fmt.Errorf("watcher %d: message from %d (%v), want %d", w, first, err, next)
+								return
+							}
+							for i := range n {
+								lat[w] = append(lat[w], time.Duration(now-sent[first-base+uint64(i)].Load()))
+							}
+							next += uint64(n)
+							got[w] += n
+						}
+					}()
+				}
+				b.ResetTimer()
+				start := time.Now()
+				tk := time.NewTicker(tick)
+				for i := 0; i < total; {
+					<-tk.C
+					for range perTick {
+						// The time is stored before the write: a watcher may
+						// read the event before Insert returns.
+						sent[i].Store(time.Now().UnixNano())
+						if _, err := t.store.Insert(ctx, "w", fmt.Sprint(i), cbor.RawMessage(value100CBOR)); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				}
+				tk.Stop()
+				writeEnd := time.Since(start)
+				done := make(chan struct{})
+				go func() { wg.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(2 * time.Second):
+				}
+				cancel()
+				<-done
+				el := time.Since(start)
+				b.StopTimer()
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+				delivered := 0
+				for _, g := range got {
+					delivered += g
+				}
+				all := slices.Concat(lat...)
+				slices.Sort(all)
+				b.ReportMetric(float64(total)/writeEnd.Seconds(), "events/s")
+				b.ReportMetric(float64(delivered)/el.Seconds(), "deliveries/s")
+				b.ReportMetric(float64(delivered), "delivered")
+				b.ReportMetric(float64(total*watchers-delivered), "lost")
+				if len(all) > 0 {
+					b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+					b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+				}
+			}
+		})
+	}
+}
