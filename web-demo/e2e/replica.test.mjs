@@ -236,7 +236,8 @@ test("replicas in Chromium", { timeout: 600_000 }, async (t) => {
         console.log(`chromium replica (${what}): write round trip (call to resolved promise, replica updated): p50 ${pct(times, 0.5)} ms, p99 ${pct(times, 0.99)} ms`);
         const raw = await pg.h("rawRoundTrips", srv.url, 300);
         console.log(`chromium (${what}): its parts, a bare fetch PUT and a bare batched watch: HTTP answer p50 ${pct(raw.http, 0.5)} ms ` +
-          `(p99 ${pct(raw.http, 0.99)}), the event on the watch p50 ${pct(raw.event, 0.5)} ms (p99 ${pct(raw.event, 0.99)})`);
+          `(p99 ${pct(raw.http, 0.99)}), the event on the watch p50 ${pct(raw.event, 0.5)} ms (p99 ${pct(raw.event, 0.99)}); ` +
+          `a GET of the same URL p50 ${pct(raw.get, 0.5)} ms; an insert at a new URL (its own CORS preflight) p50 ${pct(raw.fresh, 0.5)} ms`);
       };
       await roundTrips(page, s, "--sync never");
       // A burst the replica missed (within the server's replay buffer),
