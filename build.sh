@@ -17,7 +17,9 @@
 #                      BENCH=regexp, BENCHTIME=1s), persistence at 1M actors
 #                      (BENCH1M=0 skips), the Node benchmark against
 #                      Map+structuredClone and sql.js, and IndexedDB write
-#                      throughput in Chromium
+#                      throughput in Chromium, replicas in Chromium (sync,
+#                      catch-up, write round trips), WebSocket fan-out to
+#                      100 watchers
 #   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/,
 #                      and its copy in the npm package, js/actorstore.wasm
 #   ./build.sh go-demo a small Go program embedding the store
@@ -233,7 +235,12 @@ step_bench() {
   node js/bench/bench.mjs
   need_chromium
   log "IndexedDB write throughput in Chromium (beside in-memory inserts, same page)"
-  ACTORSTORE_E2E_ONLY=throughput node --test web-demo/e2e/ 2>&1 | grep -E '^# chromium indexeddb|^# (pass|fail) '
+  ACTORSTORE_E2E_ONLY=throughput node --test web-demo/e2e/e2e.test.mjs 2>&1 | grep -E '^# chromium indexeddb|^# (pass|fail) '
+  log "replicas in Chromium: initial sync of 100k actors, catch-up rate (batched watch beside a bare one), write round trips and their parts"
+  ACTORSTORE_E2E_ONLY=measurements node --test web-demo/e2e/replica.test.mjs 2>&1 | grep -E '^# chromium|^# (pass|fail) '
+  log "WebSocket fan-out: writes to 100 watchers (as fast as they go; 10,000 events/s for 3 s: delivered, lost, p99)"
+  go test -run '^$' -bench '^BenchmarkWatchFanout$' -benchtime=2000x -count=1 -timeout 20m ./server
+  go test -run '^$' -bench '^BenchmarkWatchRate$' -benchtime=1x -count=1 -timeout 20m ./server
 }
 
 # step_demo runs the board's server (one actorstore serve node on a

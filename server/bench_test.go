@@ -401,3 +401,175 @@ func BenchmarkWatchFanout(b *testing.B) {
 		})
 	}
 }
+
+// watchSequences reads the sequences a CBOR watch message holds: one
+// event, or with batch an array of consecutive events (the first's
+// sequence and the count). It reads only the heads it needs (an event's
+// first key is its sequence), so that the benchmark's own readers cost
+// little beside the server; the tests check the messages whole.
+func watchSequences(msg []byte, batch bool) (first uint64, n int, err error) {
+	n = 1
+	if batch {
+		if len(msg) == 0 || msg[0]>>5 != 4 {
+			return 0, 0, fmt.Errorf("not a CBOR array")
+		}
+		c, k, err := cborUint(msg)
+		if err != nil || c == 0 {
+			return 0, 0, fmt.Errorf("bad batch head")
+		}
+		n, msg = int(c), msg[k:]
+	}
+	const key = "\xa9\x68sequence"
+	if !bytes.HasPrefix(msg, []byte(key)) {
+		return 0, 0, fmt.Errorf("not an event")
+	}
+	first, _, err = cborUint(msg[len(key):])
+	return first, n, err
+}
+
+// cborUint reads a CBOR head's argument (any major type) and its size.
+func cborUint(b []byte) (uint64, int, error) {
+	if len(b) == 0 {
+		return 0, 0, fmt.Errorf("short CBOR head")
+	}
+	ai := b[0] & 31
+	switch {
+	case ai < 24:
+		return uint64(ai), 1, nil
+	case ai == 24 && len(b) >= 2:
+		return uint64(b[1]), 2, nil
+	case ai == 25 && len(b) >= 3:
+		return uint64(b[1])<<8 | uint64(b[2]), 3, nil
+	case ai == 26 && len(b) >= 5:
+		return uint64(b[1])<<24 | uint64(b[2])<<16 | uint64(b[3])<<8 | uint64(b[4]), 5, nil
+	case ai == 27 && len(b) >= 9:
+		var v uint64
+		for _, x := range b[1:9] {
+			v = v<<8 | uint64(x)
+		}
+		return v, 9, nil
+	}
+	return 0, 0, fmt.Errorf("bad CBOR head %#x", b[0])
+}
+
+// BenchmarkWatchRate: writes at a fixed rate (10,000 events/s for 3 s,
+// 100 events every 10 ms) reach 100 WebSocket watchers (format=cbor),
+// one event a message and batched. Reported: deliveries/s, delivered and
+// lost (events a watcher had not received 2 s after the last write),
+// and the p50 and p99 delivery latency (write to receipt) over every
+// watcher's every event. It runs once, whatever b.N (-benchtime).
+func BenchmarkWatchRate(b *testing.B) {
+	const (
+		watchers = 100
+		rate     = 10000
+		duration = 3 * time.Second
+		tick     = 10 * time.Millisecond
+	)
+	perTick := rate * int(tick) / int(time.Second)
+	total := rate * int(duration/time.Second)
+	for _, batch := range []bool{false, true} {
+		b.Run(fmt.Sprintf("batch=%v", batch), func(b *testing.B) {
+			for range 1 {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				t := newBenchTarget(b, host.Options{ReplayBufferSize: 1 << 20, ReplayBufferBytes: 1 << 30}, 1)
+				st, _ := t.store.Stats(ctx)
+				base := st.CurrentSequence + 1
+				ws := "ws" + strings.TrimPrefix(t.url, "http") + "/v1/watch?format=cbor&from=" + fmt.Sprint(base)
+				if batch {
+					ws += "&batch=1"
+				}
+				sent := make([]atomic.Int64, total) // unix ns the write returned, by sequence - base
+				lat := make([][]time.Duration, watchers)
+				got := make([]int, watchers)
+				errs := make(chan error, watchers)
+				var wg sync.WaitGroup
+				conns := make([]*websocket.Conn, watchers)
+				for w := range watchers {
+					c, _, err := websocket.Dial(ctx, ws, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c.SetReadLimit(-1)
+					defer c.CloseNow()
+					conns[w] = c
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						next := base
+						for got[w] < total {
+							// No deadline: a context with one costs a timer per
+							// message. Closing the connection ends the read.
+							_, msg, err := c.Read(context.Background())
+							if err != nil {
+								if ctx.Err() == nil {
+									errs <- err
+								}
+								return
+							}
+							now := time.Now().UnixNano()
+							first, n, err := watchSequences(msg, batch)
+							if err != nil || first != next {
+								errs <- fmt.Errorf("watcher %d: message from %d (%v), want %d", w, first, err, next)
+								return
+							}
+							for i := range n {
+								lat[w] = append(lat[w], time.Duration(now-sent[first-base+uint64(i)].Load()))
+							}
+							next += uint64(n)
+							got[w] += n
+						}
+					}()
+				}
+				b.ResetTimer()
+				start := time.Now()
+				tk := time.NewTicker(tick)
+				for i := 0; i < total; {
+					<-tk.C
+					for range perTick {
+						// The time is stored before the write: a watcher may
+						// read the event before Insert returns.
+						sent[i].Store(time.Now().UnixNano())
+						if _, err := t.store.Insert(ctx, "w", fmt.Sprint(i), cbor.RawMessage(value100CBOR)); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				}
+				tk.Stop()
+				writeEnd := time.Since(start)
+				done := make(chan struct{})
+				go func() { wg.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(2 * time.Second):
+				}
+				cancel()
+				for _, c := range conns {
+					c.CloseNow()
+				}
+				<-done
+				el := time.Since(start)
+				b.StopTimer()
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+				delivered := 0
+				for _, g := range got {
+					delivered += g
+				}
+				all := slices.Concat(lat...)
+				slices.Sort(all)
+				b.ReportMetric(float64(total)/writeEnd.Seconds(), "events/s")
+				b.ReportMetric(float64(delivered)/el.Seconds(), "deliveries/s")
+				b.ReportMetric(float64(delivered), "delivered")
+				b.ReportMetric(float64(total*watchers-delivered), "lost")
+				if len(all) > 0 {
+					b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+					b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+				}
+			}
+		})
+	}
+}

@@ -5,8 +5,9 @@
 // The loop: fetch the snapshot when the replica has no state (or must
 // re-sync), else check that the server's event at the replica's sequence
 // is the one the replica holds (same history); then watch from the
-// replica's sequence + 1 (format=cbor: values byte-exact) until the
-// connection closes. 4410 COMPACTED and 4409 RESTORED re-sync from a fresh
+// replica's sequence + 1 (format=cbor: values byte-exact; batch=1: the
+// events the server has at hand in one message) until the connection
+// closes. 4410 COMPACTED and 4409 RESTORED re-sync from a fresh
 // snapshot at once; anything else waits (backoff with jitter) and resumes.
 
 import { KIND } from "./abi.js";
@@ -37,17 +38,25 @@ function base64url(s) {
 }
 
 /**
- * The server's event (a watch message's CBOR) as what the replica applies:
- * { sequence, operation, type, id, previousVersion, newVersion, newValue
- * (CBOR bytes), record (the mutation record that makes this event) }.
+ * The server's events in a watch message's CBOR — the replica asks for
+ * batch=1, so an array of consecutive events; a single event (one map)
+ * reads too — each as what the replica applies: { sequence, operation,
+ * type, id, previousVersion, newVersion, newValue (CBOR bytes), record
+ * (the mutation record that makes this event) }.
  */
-export function eventRecord(bytes) {
-  const ev = readCBOR(bytes);
-  const kind = ev.operation === "insert" ? KIND.insert : ev.operation === "update" ? KIND.update
-    : ev.operation === "delete" ? KIND.delete : 0;
+export function eventRecords(bytes) {
+  const v = readCBOR(bytes);
+  if (!Array.isArray(v)) return [toEvent(v)];
+  if (v.length === 0) throw new Error("an empty batch");
+  return v.map(toEvent);
+}
+
+function toEvent(ev) {
+  const kind = ev?.operation === "insert" ? KIND.insert : ev?.operation === "update" ? KIND.update
+    : ev?.operation === "delete" ? KIND.delete : 0;
   if (!kind || !Number.isSafeInteger(ev.sequence) || ev.sequence < 1 || typeof ev.type !== "string" ||
       typeof ev.id !== "string" || (kind !== KIND.delete && !(ev.newValue instanceof Uint8Array))) {
-    throw new Error(`not an event: ${JSON.stringify(ev, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}`);
+    throw new Error(`not an event: ${JSON.stringify(ev, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : typeof v === "bigint" ? `${v}` : v))}`);
   }
   ev.record = opRecord(ev.sequence, rfc3339ToNs(ev.timestamp), kind, ev.type, ev.id, ev.newValue);
   return ev;
@@ -144,7 +153,7 @@ export class Sync {
       this.#resync = null;
     }
     const from = this.#r.sequence() + 1;
-    const u = new URL(`v1/watch?from=${from}&format=cbor`, this.#base());
+    const u = new URL(`v1/watch?from=${from}&format=cbor&batch=1`, this.#base());
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     const ws = new this.#o.WebSocket(u.href, watchProtocols(this.#o.token));
     ws.binaryType = "arraybuffer";

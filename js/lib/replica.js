@@ -22,7 +22,7 @@ import { ActorStoreError, closedError, invalidArgument, reportError } from "./er
 import { STORE } from "./internal.js";
 import { environment, nextTask } from "./persist.js";
 import { Outbox } from "./replica-outbox.js";
-import { Sync, answerError, eventRecord } from "./replica-sync.js";
+import { Sync, answerError, eventRecords } from "./replica-sync.js";
 import { Tabs } from "./replica-tabs.js";
 import { CBORWriter, readCBOR, wellFormed } from "./wire.js";
 
@@ -292,23 +292,27 @@ export class Replica extends EventTarget {
     const evs = [];
     const records = [];
     let next = this.#seq + 1;
-    for (const m of msgs) {
-      let ev;
+    // Every message that arrived since the last task, each a batch of
+    // consecutive events, is applied in one go.
+    apply: for (const m of msgs) {
+      let batch;
       try {
-        ev = eventRecord(m);
+        batch = eventRecords(m);
       } catch (e) {
         this.#emit("error", { error: new ActorStoreError("INTERNAL", `internal: an unreadable watch message: ${e.message}`) });
         this.#sync?.resync("DIVERGED");
         break;
       }
-      if (ev.sequence < next) continue;
-      if (ev.sequence > next) {
-        this.#sync?.resync("DIVERGED");
-        break;
+      for (const ev of batch) {
+        if (ev.sequence < next) continue;
+        if (ev.sequence > next) {
+          this.#sync?.resync("DIVERGED");
+          break apply;
+        }
+        evs.push(ev);
+        records.push(ev.record);
+        next++;
       }
-      evs.push(ev);
-      records.push(ev.record);
-      next++;
     }
     if (records.length === 0) return;
     this.#applyRecords(records, evs);

@@ -362,3 +362,37 @@ test("tabs: one connection per name; the others read the leader's changes and wr
     "the queued write went out once");
   assert.ok(same(b.snapshot(), (await serverSnapshot(s)).bytes));
 });
+
+test("the watch is batched: a replica behind reads many events a message, and a server batch lands in one task", async (t) => {
+  const s = await server(t);
+  const gate = gatedWebSocket();
+  const urls = [];
+  let messages = 0;
+  class Counting extends gate.WebSocket {
+    constructor(url, protocols) {
+      super(url, protocols);
+      urls.push(url);
+      this.addEventListener("message", () => messages++);
+    }
+  }
+  const r = await connect(t, s, { WebSocket: Counting });
+  assert.match(urls[0], /[?&]batch=1(&|$)/);
+  gate.cut();
+  await until(() => r.status === "offline", "offline");
+  for (let i = 0; i < 300; i++) assert.equal((await http(s, "POST", `/v1/actors/n/${i}`, i)).status, 201);
+  messages = 0;
+  gate.shut = false;
+  await until(() => r.stats().currentSequence === 300, "caught up");
+  assert.ok(messages < 30, `300 events came in ${messages} messages`);
+  assert.ok(same(r.snapshot(), (await serverSnapshot(s)).bytes));
+
+  // A server batch of 50: the replica's subscriber sees its first event
+  // with all 50 applied already.
+  const seen = [];
+  r.subscribe({ from: "now" }, (ev) => seen.push([ev.sequence, r.get("b", "49") !== undefined]));
+  const ops = Array.from({ length: 50 }, (_, i) => ({ op: "insert", type: "b", id: `${i}`, value: i }));
+  assert.equal((await http(s, "POST", "/v1/batch", { ops })).status, 200);
+  await until(() => seen.length === 50, "the batch's events");
+  assert.deepEqual(seen[0], [301, true]);
+  assert.deepEqual(seen.map(([seq]) => seq), Array.from({ length: 50 }, (_, i) => 301 + i));
+});

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { encodeValue, decodeValue } from "../actorstore.js";
 import { CBORWriter, readCBOR, rfc3339ToNs, wellFormed } from "../lib/wire.js";
-import { eventRecord, watchProtocols } from "../lib/replica-sync.js";
+import { eventRecords, watchProtocols } from "../lib/replica-sync.js";
 import { opRecord } from "../lib/record.js";
 import { KIND } from "../lib/abi.js";
 import { hex } from "./helpers.mjs";
@@ -54,7 +54,13 @@ test("rfc3339ToNs reads the server's timestamps to the nanosecond, and offsets",
   }
 });
 
-test("eventRecord makes the record that makes the event", () => {
+const eventRecord = (b) => {
+  const evs = eventRecords(b);
+  assert.equal(evs.length, 1);
+  return evs[0];
+};
+
+test("eventRecords makes the record that makes the event", () => {
   const value = encodeValue({ x: 1 });
   const msg = new CBORWriter().map(9).text("sequence").uint(7).text("operation").text("update").text("type").text("card")
     .text("id").text("c1").text("previousVersion").uint(2).text("previousValue").raw(encodeValue(0))
@@ -66,6 +72,25 @@ test("eventRecord makes the record that makes the event", () => {
     .text("id").text("c1").text("newValue").raw(Uint8Array.of(0xf6)).text("timestamp").text("2026-01-02T03:04:05Z").bytes();
   assert.equal(hex(eventRecord(del).record), hex(opRecord(8, 1767323045000000000n, KIND.delete, "card", "c1")), "a delete's record has no value");
   assert.throws(() => eventRecord(new CBORWriter().map(1).text("sequence").uint(0).bytes()), /not an event/);
+});
+
+test("eventRecords reads a batched message: an array of events, each with its record", () => {
+  const event = (w, seq, op, value) => {
+    w.map(6).text("sequence").uint(seq).text("operation").text(op).text("type").text("card").text("id").text(`c${seq}`)
+      .text("newValue").raw(value).text("timestamp").text("2026-01-02T03:04:05Z");
+    return w;
+  };
+  const v = encodeValue([1, "two"]);
+  const w = new CBORWriter().array(3);
+  event(w, 10, "insert", v);
+  event(w, 11, "update", v);
+  event(w, 12, "delete", Uint8Array.of(0xf6));
+  const evs = eventRecords(w.bytes());
+  assert.deepEqual(evs.map((e) => [e.sequence, e.operation, e.id]), [[10, "insert", "c10"], [11, "update", "c11"], [12, "delete", "c12"]]);
+  assert.equal(hex(evs[1].record), hex(opRecord(11, 1767323045000000000n, KIND.update, "card", "c11", v)));
+  assert.equal(hex(evs[2].record), hex(opRecord(12, 1767323045000000000n, KIND.delete, "card", "c12")));
+  assert.throws(() => eventRecords(new CBORWriter().array(0).bytes()), /empty batch/);
+  assert.throws(() => eventRecords(event(new CBORWriter().array(2), 1, "insert", v).uint(5).bytes()), /not an event/);
 });
 
 test("the token's subprotocol is base64url without padding", () => {
@@ -81,7 +106,9 @@ test("arbitrary bytes through the readers: Errors only, never a hang or a crash 
     return seed / 0x80000000;
   };
   const valid = [encodeValue({ a: [1, "x", { b: null }] }), encodeValue([1.5, -2, "é"]),
-    new CBORWriter().map(2).text("sequence").uint(1).text("operation").text("insert").bytes()];
+    new CBORWriter().map(2).text("sequence").uint(1).text("operation").text("insert").bytes(),
+    new CBORWriter().array(1).map(6).text("sequence").uint(1).text("operation").text("insert").text("type").text("t")
+      .text("id").text("i").text("newValue").raw(encodeValue(1)).text("timestamp").text("2026-01-02T03:04:05Z").bytes()];
   const t0 = Date.now();
   for (let i = 0; i < 20_000; i++) {
     let b;
@@ -92,7 +119,7 @@ test("arbitrary bytes through the readers: Errors only, never a hang or a crash 
       for (let k = 0; k < 1 + rand() * 3; k++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
       if (rand() < 0.3) b = b.subarray(0, Math.floor(rand() * b.length));
     }
-    for (const f of [readCBOR, wellFormed, eventRecord]) {
+    for (const f of [readCBOR, wellFormed, eventRecords]) {
       try {
         f(b);
       } catch (e) {
