@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -194,7 +195,7 @@ func serve(ctx context.Context, e *env, o cluster.Options, f serveFlags) error {
 
 	// HTTP is served from the start, so that health checks see the
 	// process; requests wait for the node (503 until it is open).
-	lh := &lateHandler{}
+	lh := &lateHandler{origins: f.origins}
 	srv := &http.Server{Handler: lh, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
@@ -253,7 +254,8 @@ func serve(ctx context.Context, e *env, o cluster.Options, f serveFlags) error {
 // lateHandler answers 503 UNAVAILABLE until its handler is set: while
 // the node opens (a join may take seconds), /healthz included.
 type lateHandler struct {
-	h atomic.Pointer[server.Server]
+	h       atomic.Pointer[server.Server]
+	origins []string // --allow-origin: their pages may read the 503 too
 }
 
 func (l *lateHandler) set(h *server.Server) { l.h.Store(h) }
@@ -262,6 +264,11 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h := l.h.Load(); h != nil {
 		h.ServeHTTP(w, r)
 		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && slices.ContainsFunc(l.origins, func(a string) bool { return a == o || a == "*" }) {
+		w.Header().Set("Access-Control-Allow-Origin", o)
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+		w.Header().Add("Vary", "Origin")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "1")

@@ -66,7 +66,7 @@ async function startDemo(dir) {
 function watchPage(page, problems) {
   page.on("console", (m) => {
     // A refused connection while the server is down is the browser's own report.
-    if (m.type() === "error" && !/ERR_CONNECTION_REFUSED|WebSocket connection to .* failed|the server responded with a status of 4(04|09|12)/.test(m.text())) {
+    if (m.type() === "error" && !/ERR_CONNECTION_REFUSED|WebSocket connection to .* failed|the server responded with a status of (4(04|09|12)|503)/.test(m.text())) {
       problems.push(`console error: ${m.text()}`);
     }
   });
