@@ -2,11 +2,13 @@ package host
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -234,8 +236,8 @@ func BenchmarkGetAll10k(b *testing.B) {
 
 // BenchmarkOpen measures Open: "process" reuses the module compiled by an
 // earlier Open in this process, "cachedir" compiles in a fresh runtime
-// with a warm on-disk compilation cache (what a new process sees), "cold"
-// compiles from scratch.
+// with a warm on-disk compilation cache, "newprocess" does that in a new
+// process (TestOpenChild), "cold" compiles from scratch.
 func BenchmarkOpen(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -264,37 +266,24 @@ func BenchmarkOpen(b *testing.B) {
 		b.ResetTimer()
 		open(b, true, dir)
 	})
+	b.Run("wasm-newprocess", func(b *testing.B) { benchOpenNewProcess(b, b.TempDir()) })
 }
 
-// BenchmarkMemory1M loads 1M actors of 100-byte values into the wasm engine
-// once and reports the guest's linear memory against the payload.
-func BenchmarkMemory1M(b *testing.B) {
-	ctx := context.Background()
-	s, err := Open(ctx, Options{})
-	if err != nil {
-		b.Fatal(err)
+// persistValues are ~100-byte CBOR values (benchValue).
+var persistValues = sync.OnceValue(func() []cbor.RawMessage {
+	vs := make([]cbor.RawMessage, 256)
+	for i := range vs {
+		vs[i] = benchValue(i)
 	}
-	defer s.Close(ctx)
-	value := make(cbor.RawMessage, 100)
-	value[0] = 0x58 // byte string, one-byte length
-	value[1] = 98
-	start := time.Now()
-	ops := make([]BatchOp, 0, 1000)
-	for i := 0; i < 1_000_000; i++ {
-		ops = append(ops, InsertOp(benchType, benchID(i), value))
-		if len(ops) == cap(ops) {
-			if _, err := s.Batch(ctx, ops...); err != nil {
-				b.Fatal(err)
-			}
-			ops = ops[:0]
-		}
+	return vs
+})
+
+// persist1MEnabled says whether the 1M benchmarks run: they take tens of
+// seconds, so only on request.
+func persist1MEnabled() bool {
+	if os.Getenv("ACTORSTORE_BENCH_1M") == "1" {
+		return true
 	}
-	load := time.Since(start)
-	st, _ := s.Stats(ctx)
-	mem := s.eng.(*wasmEngine).mem.Size()
-	payload := 1_000_000 * (len(benchType) + len(benchID(0)) + len(value))
-	b.ReportMetric(float64(mem)/(1<<20), "guest-MiB")
-	b.ReportMetric(float64(payload)/(1<<20), "payload-MiB")
-	b.ReportMetric(float64(st.DataBytes)/(1<<20), "accounted-MiB")
-	b.ReportMetric(load.Seconds(), "load-s")
+	f := flag.Lookup("test.bench")
+	return f != nil && strings.Contains(f.Value.String(), "1M")
 }
