@@ -5,7 +5,6 @@ go 1.26.8
 require (
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/tetratelabs/wazero v1.12.0
-	github.com/tidwall/btree v1.8.2
 )
 
 require (

@@ -3,6 +3,8 @@ package core
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/actorstore/actorstore/internal/le"
 )
 
 // MaxNesting is the deepest nesting of arrays, maps and tags a value may
@@ -89,15 +91,22 @@ func CheckValue(b []byte) *Error {
 		}
 		switch major {
 		case 2, 3:
-			var err *Error
 			if ai == 31 {
-				off, err = indefString(b, off, major)
-			} else {
-				off, err = str(b, off, major, arg)
+				var err *Error
+				if off, err = indefString(b, off, major); err != nil {
+					return err
+				}
+				break
 			}
-			if err != nil {
-				return err
+			// str, inline: most values are short strings.
+			if arg > uint64(n-off) {
+				return malformed("string runs past the end", off)
 			}
+			end := off + int(arg)
+			if major == 3 && !ascii(b[off:end]) && !utf8.Valid(b[off:end]) {
+				return malformed("text string is not valid UTF-8", off)
+			}
+			off = end
 		case 4, 5:
 			if len(stack) >= MaxNesting {
 				return malformed("nesting deeper than 512", start)
@@ -174,17 +183,26 @@ func str(b []byte, off int, major byte, l uint64) (int, *Error) {
 		return off, malformed("string runs past the end", off)
 	}
 	end := off + int(l)
-	if major == 3 {
-		for _, c := range b[off:end] {
-			if c >= utf8.RuneSelf {
-				if !utf8.Valid(b[off:end]) {
-					return off, malformed("text string is not valid UTF-8", off)
-				}
-				break
-			}
-		}
+	if major == 3 && !ascii(b[off:end]) && !utf8.Valid(b[off:end]) {
+		return off, malformed("text string is not valid UTF-8", off)
 	}
 	return end, nil
+}
+
+// ascii reports whether b is all ASCII, 8 bytes at a time.
+func ascii(b []byte) bool {
+	for len(b) >= 8 {
+		if le.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // indefString skips the chunks of an indefinite-length string and its

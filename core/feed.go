@@ -67,7 +67,7 @@ func (f *feed) oldest() uint64 { return f.seq + 1 - uint64(f.n) }
 
 func (f *feed) at(i int) *Event { return &f.buf[(f.head+i)%len(f.buf)] }
 
-func (f *feed) push(e Event) {
+func (f *feed) push(e *Event) {
 	f.seq = e.Sequence
 	size := e.Size()
 	for f.n > 0 && (f.n >= f.maxN || f.bytes+size > f.maxBytes) {
@@ -80,7 +80,7 @@ func (f *feed) push(e Event) {
 	if f.n == len(f.buf) {
 		f.grow()
 	}
-	*f.at(f.n) = e
+	*f.at(f.n) = *e
 	f.n++
 	f.bytes += size
 }

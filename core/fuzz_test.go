@@ -248,6 +248,9 @@ func refKeyOK(typ, id string) bool {
 // error code, with a VersionMismatch's fields.
 func (r *refStore) apply(op *Op, ts int64) (Result, *Error) {
 	fail := func(c Code) (Result, *Error) { return Result{}, &Error{Code: c, Index: -1} }
+	if op.Kind < KindInsert || op.Kind > KindDelete { // before anything else
+		return fail(InvalidArgument)
+	}
 	if !refKeyOK(op.Type, op.ID) {
 		return fail(InvalidKey)
 	}
@@ -260,8 +263,6 @@ func (r *refStore) apply(op *Op, ts int64) (Result, *Error) {
 	key := [2]string{op.Type, op.ID}
 	cur, found := r.actors[key]
 	switch {
-	case op.Kind < KindInsert || op.Kind > KindDelete:
-		return fail(InvalidArgument)
 	case op.Kind == KindInsert && found:
 		return fail(AlreadyExists)
 	case op.Kind != KindInsert && op.Kind != KindDelete && !found:

@@ -144,10 +144,6 @@ func guard(res *uint64) {
 // ok starts a successful result.
 func ok() []byte { return append(out[:0], byte(core.OK)) }
 
-// view returns a string aliasing b, which must not change while the
-// string is in use.
-func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
 //go:wasmexport abi_version
 func abiVersion() uint32 { return abi.Version }
 

@@ -295,11 +295,17 @@ func AppendOp(b []byte, op *core.Op) []byte {
 // alias the buffer.
 func (r *Reader) ReadOp() core.Op {
 	var op core.Op
+	r.readOp(&op)
+	return op
+}
+
+// readOp is ReadOp into op: an Op returned by value is a copy that costs
+// in the wasm guest.
+func (r *Reader) readOp(op *core.Op) {
 	op.Kind = core.Kind(r.U8())
 	tl, il, vl := r.U32(), r.U32(), r.U32()
 	op.Expected = r.U64()
 	op.Type, op.ID, op.Value = r.String(tl), r.String(il), r.Bytes(vl)
-	return op
 }
 
 // AppendBatchRequest encodes the input of batch: the operations back to
@@ -317,6 +323,12 @@ func AppendBatchRequest(b []byte, ops []core.Op) []byte {
 // core.MaxBatchOps, a count the bytes cannot hold, a malformed operation
 // (its Index set), trailing bytes.
 func (r *Reader) ReadBatchRequest(count uint32) []core.Op {
+	return r.ReadBatchRequestInto(nil, count)
+}
+
+// ReadBatchRequestInto is ReadBatchRequest decoding into dst's memory
+// when it has the capacity (the module reuses one slice for every batch).
+func (r *Reader) ReadBatchRequestInto(dst []core.Op, count uint32) []core.Op {
 	if err := core.CheckBatchLen(int(count)); err != nil {
 		r.fail(err)
 		return nil
@@ -325,9 +337,13 @@ func (r *Reader) ReadBatchRequest(count uint32) []core.Op {
 		r.fail(core.NewError(core.InvalidArgument, "invalid argument: batch count exceeds its bytes"))
 		return nil
 	}
-	ops := make([]core.Op, count)
+	ops := dst[:0]
+	if cap(ops) < int(count) {
+		ops = make([]core.Op, count)
+	}
+	ops = ops[:count]
 	for i := range ops {
-		ops[i] = r.ReadOp()
+		r.readOp(&ops[i])
 		if r.err != nil {
 			r.err.Index = i
 			return nil

@@ -48,8 +48,12 @@ func speed(runs map[string]map[string]result) int {
 	single, batch := runs["Update"], runs["Batch100"]
 	if single != nil && batch != nil && single["native"] != nil && single["wasm"] != nil &&
 		batch["native"] != nil && batch["wasm"] != nil {
-		n := batch["native"]["ns/op"] / single["native"]["ns/op"]
-		w := batch["wasm"]["ns/op"] / single["wasm"]["ns/op"]
+		unit := "ns/op"
+		if single["native"]["cpu-ns/op"] > 0 && batch["native"]["cpu-ns/op"] > 0 {
+			unit = "cpu-ns/op"
+		}
+		n := batch["native"][unit] / single["native"][unit]
+		w := batch["wasm"][unit] / single["wasm"][unit]
 		v, m := verdict(max(n, w), batchTarget)
 		missed += m
 		row("batch of 100 / single call, per update", fmt.Sprintf("%.2fx | %.2fx", n, w), fmt.Sprintf("<= %.1fx", batchTarget), v)
@@ -58,10 +62,19 @@ func speed(runs map[string]map[string]result) int {
 		n, w := lw["native"], lw["wasm"]
 		what := fmt.Sprintf("%.0fk actors, %.0fk random updates:", w["actors"]/1e3, 2*w["actors"]/1e3)
 		row(what, "", "", "")
-		v, m := verdict(w["max-ms"], longestWriteTarget)
+		// The verdict goes by the writing thread's CPU time when there is
+		// one (the call's own work, the guest's collections included): a
+		// busy machine adds scheduling delays to wall time.
+		longest := w["max-ms"]
+		if w["cpu-max-ms"] > 0 {
+			longest = w["cpu-max-ms"]
+			row("  longest write, CPU (ms)", fmt.Sprintf("%.2f | %.2f", n["cpu-max-ms"], w["cpu-max-ms"]), fmt.Sprintf("<= %.0f wasm", longestWriteTarget), "")
+		}
+		v, m := verdict(longest, longestWriteTarget)
 		missed += m
-		row("  longest write (ms)", fmt.Sprintf("%.2f | %.2f", n["max-ms"], w["max-ms"]), fmt.Sprintf("<= %.0f wasm", longestWriteTarget), v)
-		row("  p99.9 write (ms)", fmt.Sprintf("%.3f | %.3f", n["p999-ms"], w["p999-ms"]), "", "")
+		row("  longest write, wall (ms)", fmt.Sprintf("%.2f | %.2f", n["max-ms"], w["max-ms"]), "", "")
+		row("  => longest write", "", "", v)
+		row("  p99.9 write, wall | CPU (ms)", fmt.Sprintf("%.3f | %.3f, %.3f | %.3f", n["p999-ms"], w["p999-ms"], n["cpu-p999-ms"], w["cpu-p999-ms"]), "", "")
 		row("  mean write (µs)", fmt.Sprintf("%.2f | %.2f (%.2fx)", n["us/update"], w["us/update"], w["us/update"]/n["us/update"]), "", "")
 	}
 	if mem := runs["Memory"]; mem != nil && mem["native"] != nil && mem["wasm"] != nil {
