@@ -48,7 +48,7 @@ const (
 	recHeader = 15
 	// maxSlot is the largest record kept in a chunk.
 	maxSlot    = 16 << 10
-	numClasses = 128 + 3*8
+	numClasses = 128 + 4*8 // 8-byte steps to 1 KiB, 8 per doubling to 16 KiB
 	// Chunks grow from minChunk to maxChunk bytes, doubling.
 	minChunk = 64 << 10
 	maxChunk = 1 << 20

@@ -67,6 +67,13 @@ func CheckKey(typ, id string) *Error {
 
 // checkKeyShape checks emptiness and lengths: cheap, done before lookups.
 func checkKeyShape(typ, id string) *Error {
+	if uint(len(typ)-1) < MaxTypeBytes && uint(len(id)-1) < MaxIDBytes {
+		return nil
+	}
+	return keyShapeError(typ, id)
+}
+
+func keyShapeError(typ, id string) *Error {
 	switch {
 	case typ == "":
 		return errorf(InvalidKey, "invalid key: empty actor type")
@@ -119,12 +126,16 @@ func (s *Store) lookup(typ, id string) (item, bool) {
 
 // Lookup is Get for keys from outside: an invalid key is an InvalidKey
 // error rather than "absent".
-func (s *Store) Lookup(typ, id string) (Actor, bool, *Error) {
-	if err := CheckKey(typ, id); err != nil {
+func (s *Store) Lookup(typ, id string) (a Actor, found bool, err *Error) {
+	if err := checkKeyShape(typ, id); err != nil {
 		return Actor{}, false, err
 	}
-	a, ok := s.Get(typ, id)
-	return a, ok, nil
+	it, ok := s.lookup(typ, id)
+	if !ok { // keys in the tree are valid: only others need the text check
+		return Actor{}, false, checkKeyText(typ, id)
+	}
+	s.arena.actor(it.ref, &a)
+	return a, true, nil
 }
 
 // CheckType validates an actor type alone, as GetAll takes it.

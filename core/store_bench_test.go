@@ -126,3 +126,29 @@ func BenchmarkCoreCRC(b *testing.B) {
 		crc32.Checksum(p, castagnoli)
 	}
 }
+
+// BenchmarkCoreDelete deletes actors inserted for it, in id order.
+func BenchmarkCoreDelete(b *testing.B) {
+	s, values := coreBenchStore(b)
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = coreBenchID(i)
+	}
+	ops := make([]Op, 0, 1000)
+	for i := 0; i < b.N; i++ {
+		ops = append(ops, Op{Kind: KindInsert, Type: "doomed", ID: ids[i], Value: values[i%256]})
+		if len(ops) == cap(ops) || i == b.N-1 {
+			if _, err := s.Batch(ops, 0); err != nil {
+				b.Fatal(err)
+			}
+			ops = ops[:0]
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r, err := s.Delete("doomed", ids[i], 0); err != nil || !r.Found {
+			b.Fatal(err)
+		}
+	}
+}

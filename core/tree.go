@@ -142,8 +142,17 @@ func (t *tree) search(n *node, k *key) (int, bool) {
 			hi = m
 		case k.lo > it.lo:
 			lo = m + 1
+		case k.n <= 16 && it.n <= 16: // tie, inline for short keys
+			switch {
+			case k.n < it.n:
+				hi = m
+			case k.n > it.n:
+				lo = m + 1
+			default:
+				return m, true
+			}
 		default:
-			c := t.tie(k, it)
+			c := t.cmpTail(k, it.ref)
 			if c == 0 {
 				return m, true
 			}
@@ -329,6 +338,54 @@ func (t *tree) split(n *node, i int, atEnd bool) {
 	n.n++
 }
 
+// deleteFound removes the item the latest find found, following its
+// path rather than searching again; nothing may have changed the tree
+// since.
+func (t *tree) deleteFound() item {
+	if t.found != t.mods {
+		panic("core: tree changed between find and deleteFound")
+	}
+	t.mods++
+	prev := t.nodeDeleteAt(&t.root, 0)
+	t.count--
+	t.shrink()
+	return prev
+}
+
+// nodeDeleteAt removes the item at t.path from below *pn, at depth d.
+func (t *tree) nodeDeleteAt(pn **node, d int) item {
+	n := t.mut(pn)
+	i := int(t.path[d])
+	var prev item
+	switch {
+	case d < t.depth:
+		prev = t.nodeDeleteAt(&n.kids[i], d+1)
+	case n.kids == nil:
+		prev = n.items[i]
+		copy(n.items[i:n.n-1], n.items[i+1:n.n])
+		n.n--
+		return prev
+	default: // the largest item of the left subtree takes its place
+		prev = n.items[i]
+		n.items[i], _ = t.nodeDelete(&n.kids[i], nil, true)
+	}
+	if n.kids[i].n < minItems {
+		t.rebalance(n, i)
+	}
+	return prev
+}
+
+// shrink drops an empty root.
+func (t *tree) shrink() {
+	if root := t.root; root.n == 0 {
+		if root.kids != nil {
+			t.root = root.kids[0]
+		} else {
+			t.root = nil
+		}
+	}
+}
+
 // delete removes the item with k, which must be in the tree, and returns
 // it.
 func (t *tree) delete(k *key) item {
@@ -338,13 +395,7 @@ func (t *tree) delete(k *key) item {
 		panic("core: delete of a key not in the tree")
 	}
 	t.count--
-	if root := t.root; root.n == 0 {
-		if root.kids != nil {
-			t.root = root.kids[0]
-		} else {
-			t.root = nil
-		}
-	}
+	t.shrink()
 	return prev
 }
 
@@ -389,7 +440,10 @@ func (t *tree) nodeDelete(pn **node, k *key, max bool) (item, bool) {
 }
 
 // rebalance fills n's child i, which has fewer than minItems items, by
-// merging it with a sibling or taking an item from one.
+// merging it with a sibling or, when the two hold too many for one node,
+// by evening them out: moving half the difference at once leaves the
+// next deletes nothing to do, where moving one item would shift a whole
+// sibling at every delete of a run.
 func (t *tree) rebalance(n *node, i int) {
 	if n.n == 0 {
 		return
@@ -410,27 +464,32 @@ func (t *tree) rebalance(n *node, i int) {
 		copy(n.kids[i+1:n.n], n.kids[i+2:n.n+1])
 		n.kids[n.n] = nil
 		n.n--
-	case l.n > r.n: // move l's last item up, the separator down into r
-		copy(r.items[1:r.n+1], r.items[:r.n])
-		r.items[0] = n.items[i]
+	case l.n > r.n: // move l's last k items, through the separator, into r
+		k := (l.n - r.n) / 2
+		copy(r.items[k:r.n+k], r.items[:r.n])
+		r.items[k-1] = n.items[i]
+		copy(r.items[:k-1], l.items[l.n-k+1:l.n])
+		n.items[i] = l.items[l.n-k]
 		if r.kids != nil {
-			copy(r.kids[1:r.n+2], r.kids[:r.n+1])
-			r.kids[0], l.kids[l.n] = l.kids[l.n], nil
+			copy(r.kids[k:r.n+1+k], r.kids[:r.n+1])
+			copy(r.kids[:k], l.kids[l.n-k+1:l.n+1])
+			clear(l.kids[l.n-k+1 : l.n+1])
 		}
-		r.n++
-		n.items[i] = l.items[l.n-1]
-		l.n--
-	default: // move r's first item up, the separator down into l
+		l.n -= k
+		r.n += k
+	default: // move r's first k items, through the separator, into l
+		k := (r.n - l.n) / 2
 		l.items[l.n] = n.items[i]
+		copy(l.items[l.n+1:l.n+k], r.items[:k-1])
+		n.items[i] = r.items[k-1]
+		copy(r.items[:r.n-k], r.items[k:r.n])
 		if l.kids != nil {
-			l.kids[l.n+1] = r.kids[0]
-			copy(r.kids[:r.n], r.kids[1:r.n+1])
-			r.kids[r.n] = nil
+			copy(l.kids[l.n+1:l.n+1+k], r.kids[:k])
+			copy(r.kids[:r.n+1-k], r.kids[k:r.n+1])
+			clear(r.kids[r.n+1-k : r.n+1])
 		}
-		l.n++
-		n.items[i] = r.items[0]
-		copy(r.items[:r.n-1], r.items[1:r.n])
-		r.n--
+		l.n += k
+		r.n -= k
 	}
 }
 

@@ -60,7 +60,16 @@ func (m *treeModel) remove(i int) {
 	ek := m.keys[i]
 	typ, id := m.split(ek)
 	k := makeKey(typ, id)
-	if got := m.tr.delete(&k); got.ref != m.refs[ek] {
+	var got item
+	if i%2 == 0 {
+		got = m.tr.delete(&k)
+	} else {
+		if _, ok := m.tr.find(&k); !ok {
+			m.t.Fatalf("find %q: absent", ek)
+		}
+		got = m.tr.deleteFound()
+	}
+	if got.ref != m.refs[ek] {
 		m.t.Fatalf("delete %q returned ref %x, want %x", ek, got.ref, m.refs[ek])
 	}
 	m.keys = slices.Delete(m.keys, i, i+1)

@@ -88,7 +88,7 @@ func (t *txn) apply(op *Op, ts int64, res *Result) *Error {
 			*res = Result{}
 			return nil
 		}
-		s.tree.delete(&s.key)
+		s.tree.deleteFound()
 		a := &res.Actor
 		s.arena.actor(cur.ref, a)
 		t.data -= actorBytes(a.Type, a.ID, a.Value)

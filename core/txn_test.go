@@ -240,3 +240,57 @@ func TestRetainedEventsKeepTheirValues(t *testing.T) {
 		}
 	}
 }
+
+// TestValuesOfEverySize: values of every size class, and larger ones
+// that get an allocation of their own, are stored, replaced by values of
+// other sizes, deleted and restored from a snapshot as they were written.
+func TestValuesOfEverySize(t *testing.T) {
+	s := newStore(t, Options{ReplayBufferSize: 16})
+	want := map[string][]byte{}
+	var sizes []int
+	for n := 0; n < 40_000; n += 1 + n/5 {
+		sizes = append(sizes, n)
+	}
+	for i, n := range sizes {
+		id := strconv.Itoa(i)
+		_, err := s.Insert("t", id, val(n, byte(i)), 0)
+		ok(t, err)
+		want[id] = val(n, byte(i))
+	}
+	for round := 1; round <= 3; round++ {
+		for i := range sizes {
+			id := strconv.Itoa(i)
+			if (i+round)%7 == 0 {
+				_, err := s.Delete("t", id, 0)
+				ok(t, err)
+				delete(want, id)
+				continue
+			}
+			v := val(sizes[(i*round*13)%len(sizes)], byte(i+round))
+			var err *Error
+			if _, found := want[id]; found {
+				_, err = s.Update("t", id, v, 0)
+			} else {
+				_, err = s.Insert("t", id, v, 0)
+			}
+			ok(t, err)
+			want[id] = v
+		}
+	}
+	check := func(s *Store, what string) {
+		t.Helper()
+		all := s.GetAll("t")
+		if len(all) != len(want) {
+			t.Fatalf("%s: %d actors, want %d", what, len(all), len(want))
+		}
+		for _, a := range all {
+			if !bytes.Equal(a.Value, want[a.ID]) {
+				t.Fatalf("%s: actor %s has %d bytes, want %d", what, a.ID, len(a.Value), len(want[a.ID]))
+			}
+		}
+	}
+	check(s, "store")
+	r, err := restoreBytes(s.Options(), streamSnapshot(s, 1<<20), 5000)
+	ok(t, err)
+	check(r, "restored")
+}

@@ -120,8 +120,12 @@ func ptr(b []byte) uint32 {
 // global pointer costs a write barrier check.
 func done(b []byte) uint64 {
 	out = b
-	pauseGCForRestore()
-	reserveMemory()
+	if eng.Restoring() != gcStopped {
+		pauseGCForRestore()
+	}
+	if blocMax-bloc < minReserve {
+		reserveMemory()
+	}
 	return abi.Pack(ptr(b), uint32(len(b)))
 }
 
