@@ -195,23 +195,26 @@ func BenchmarkRestore(b *testing.B) {
 	src.Close(ctx)
 	for _, e := range engines {
 		b.Run(e.String(), func(b *testing.B) {
-			var took time.Duration
+			var took, cpu time.Duration
 			for range b.N {
 				s, err := Open(ctx, Options{Engine: e})
 				if err != nil {
 					b.Fatal(err)
 				}
-				start := time.Now()
+				start, startCPU := time.Now(), processCPU()
 				if err := s.Restore(ctx, bytes.NewReader(snap.Bytes())); err != nil {
 					b.Fatal(err)
 				}
-				took += time.Since(start)
+				took, cpu = took+time.Since(start), cpu+processCPU()-startCPU
 				if st, _ := s.Stats(ctx); st.Actors != uint64(n) {
 					b.Fatalf("restored %d actors, want %d", st.Actors, n)
 				}
 				s.Close(ctx)
 			}
 			b.ReportMetric(took.Seconds()*1e3/float64(b.N), "restore-ms")
+			if cpu > 0 {
+				b.ReportMetric(cpu.Seconds()*1e3/float64(b.N), "restore-cpu-ms")
+			}
 			b.ReportMetric(float64(took)/float64(b.N)/float64(n)/1e3, "us/actor")
 			b.ReportMetric(float64(n), "actors")
 		})
@@ -232,7 +235,7 @@ func benchOpenNewProcess(b *testing.B, dir string) {
 	}
 	s.Close(ctx)
 	b.ResetTimer()
-	var total time.Duration
+	var total, totalCPU time.Duration
 	for range b.N {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestOpenChild$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), openChildEnv+"="+dir)
@@ -240,11 +243,12 @@ func benchOpenNewProcess(b *testing.B, dir string) {
 		if err != nil {
 			b.Fatalf("child: %v\n%s", err, out)
 		}
-		var ns int64
+		var ns, cpu int64
 		found := false
 		for _, l := range strings.Split(string(out), "\n") {
-			if _, err := fmt.Sscanf(strings.TrimSpace(l), "open-child open_ns=%d", &ns); err == nil {
+			if _, err := fmt.Sscanf(strings.TrimSpace(l), "open-child open_ns=%d cpu_ns=%d", &ns, &cpu); err == nil {
 				total += time.Duration(ns)
+				totalCPU += time.Duration(cpu)
 				found = true
 			}
 		}
@@ -253,6 +257,9 @@ func benchOpenNewProcess(b *testing.B, dir string) {
 		}
 	}
 	b.ReportMetric(float64(total)/float64(b.N)/1e6, "open-ms")
+	if totalCPU > 0 {
+		b.ReportMetric(float64(totalCPU)/float64(b.N)/1e6, "open-cpu-ms")
+	}
 }
 
 // TestOpenChild is BenchmarkOpen's child process: it opens a wasm store
@@ -264,15 +271,15 @@ func TestOpenChild(t *testing.T) {
 		t.Skip("child process of BenchmarkOpen")
 	}
 	ctx := context.Background()
-	start := time.Now()
+	start, startCPU := time.Now(), processCPU()
 	s, err := Open(ctx, Options{CacheDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	took := time.Since(start)
+	took, cpu := time.Since(start), processCPU()-startCPU
 	if _, err := s.Insert(ctx, "t", "i", 1); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("open-child open_ns=%d\n", took.Nanoseconds())
+	fmt.Printf("open-child open_ns=%d cpu_ns=%d\n", took.Nanoseconds(), cpu.Nanoseconds())
 	s.Close(ctx)
 }

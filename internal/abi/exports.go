@@ -300,8 +300,21 @@ func (r *Reader) ReadOp() core.Op {
 }
 
 // readOp is ReadOp into op: an Op returned by value is a copy that costs
-// in the wasm guest.
+// in the wasm guest. An operation that fits whole is read inline (the
+// module reads every operation of a batch here, and calls are dear in
+// the guest); the rest go through the Reader, for its errors.
 func (r *Reader) readOp(op *core.Op) {
+	if b := r.b[r.off:]; r.err == nil && len(b) >= OpHeader {
+		tl, il, vl := uint64(le.Uint32(b[1:])), uint64(le.Uint32(b[5:])), uint64(le.Uint32(b[9:]))
+		if tl+il+vl <= uint64(len(b)-OpHeader) {
+			p := b[OpHeader : OpHeader+tl+il+vl]
+			op.Kind = core.Kind(b[0])
+			op.Expected = uint64(le.Uint32(b[13:])) | uint64(le.Uint32(b[17:]))<<32
+			op.Type, op.ID, op.Value = view(p[:tl]), view(p[tl:tl+il]), p[tl+il:len(p):len(p)]
+			r.off += OpHeader + len(p)
+			return
+		}
+	}
 	op.Kind = core.Kind(r.U8())
 	tl, il, vl := r.U32(), r.U32(), r.U32()
 	op.Expected = r.U64()
