@@ -72,14 +72,14 @@ type Snapshot struct {
 	tree    tree
 	iter    iter
 	cur     item // the next actor to write, when more
-	events  []Event
+	events  []slot
 	stage   int // 0 header and meta, 1 actors, 2 events, 3 end, 4 done
 	more    bool
 	next    int // next event to write
 }
 
 // Snapshot starts a snapshot of the current state. Taking it costs a copy
-// of the retained events' headers, not of their values or of the actors.
+// of the replay buffer's ring (refs, not values), not of the actors.
 // Close it when done: until then the store reuses no memory.
 func (s *Store) Snapshot() *Snapshot {
 	f := &s.feed
@@ -88,7 +88,7 @@ func (s *Store) Snapshot() *Snapshot {
 		info:    SnapshotInfo{Sequence: f.seq, Actors: uint64(s.tree.len()), Events: uint64(f.n)},
 		dropped: f.dropped,
 		tree:    s.tree.copy(),
-		events:  make([]Event, f.n),
+		events:  make([]slot, f.n),
 	}
 	for i := range sn.events {
 		sn.events[i] = *f.at(i)
@@ -151,9 +151,10 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 				continue
 			}
 			at := openFrame(&dst, frameEvents)
+			var e Event
 			for sn.next < len(sn.events) && len(dst)-at < frameTarget {
-				dst = appendEvent(dst, &sn.events[sn.next])
-				sn.events[sn.next] = Event{}
+				sn.tree.a.event(&sn.events[sn.next], &e)
+				dst = appendEvent(dst, &e)
 				sn.next++
 			}
 			closeFrame(dst, at)
@@ -460,11 +461,11 @@ func (r *Restorer) event(rd *reader, at int64) *Error {
 	flags := rd.byte()
 	if flags&flagPrev != 0 {
 		e.HasPrev, e.PrevVersion = true, rd.uvarint()
-		e.Prev = append([]byte(nil), rd.bytes(MaxValueLimit)...)
+		e.Prev = rd.bytes(MaxValueLimit)
 	}
 	if flags&flagNew != 0 {
 		e.HasNew, e.NewVersion = true, rd.uvarint()
-		e.New = append([]byte(nil), rd.bytes(MaxValueLimit)...)
+		e.New = rd.bytes(MaxValueLimit)
 	}
 	e.Timestamp = int64(rd.fixed64())
 	if rd.err != nil {
@@ -485,12 +486,12 @@ func (r *Restorer) event(rd *reader, at int64) *Error {
 	if e.Sequence != r.s.feed.seq+1 {
 		return r.fail(at, "event "+strconv.FormatUint(e.Sequence, 10)+" out of sequence")
 	}
-	e.Type, e.ID = string(typ), string(id)
-	if err := CheckKey(e.Type, e.ID); err != nil {
+	t, i := view(typ), view(id)
+	if err := CheckKey(t, i); err != nil {
 		return r.fail(at, err.Msg)
 	}
-	for i, v := range [2][]byte{e.Prev, e.New} {
-		if r.verify && flags&(1<<i) != 0 {
+	for j, v := range [2][]byte{e.Prev, e.New} {
+		if r.verify && flags&(1<<j) != 0 {
 			if err := CheckValue(v); err != nil {
 				return r.fail(at, "event "+strconv.FormatUint(e.Sequence, 10)+": "+err.Msg)
 			}
@@ -500,7 +501,19 @@ func (r *Restorer) event(rd *reader, at int64) *Error {
 	if r.events > r.meta.Events {
 		return r.fail(at, "more events than the meta frame says")
 	}
-	r.s.feed.push(&e)
+	// The event's values go into the arena as records of its own, retired
+	// when it leaves the ring.
+	a := &r.s.arena
+	var prev, new uint32
+	if e.HasPrev {
+		prev = a.put(t, i, e.Prev, e.PrevVersion)
+	}
+	if e.HasNew {
+		new = a.put(t, i, e.New, e.NewVersion)
+	}
+	sl := a.slotOf(e.Op, prev, new, e.Sequence, e.Timestamp)
+	sl.owned = true
+	r.s.feed.push(&sl)
 	return nil
 }
 
@@ -516,6 +529,7 @@ func (r *Restorer) Finish() (*Store, *Error) {
 		return nil, r.fail(r.off+int64(r.pos), "bytes after the end frame")
 	}
 	r.s.feed.seq = r.meta.Sequence
+	r.s.arena.release(r.s.feed.oldest())
 	s := r.s
 	r.s, r.buf, r.err = nil, nil, errorf(InvalidArgument, "invalid argument: restore already finished")
 	return s, nil

@@ -36,7 +36,7 @@ type Store struct {
 	tree    tree  // the actors in key order
 	data    int64 // bytes accounted to actors
 	feed    feed
-	pending []Event  // events of the operation being applied
+	pending []slot   // events of the batch being applied
 	undo    []undo   // how to take back the batch being applied
 	results []Result // of the latest batch
 	key     key      // the key of the operation being applied
@@ -50,7 +50,7 @@ func New(o Options) (*Store, *Error) {
 	}
 	s := &Store{opts: o}
 	s.tree = newTree(&s.arena)
-	s.feed.init(o.ReplayBufferSize, o.ReplayBufferBytes)
+	s.feed.init(&s.arena, o.ReplayBufferSize, o.ReplayBufferBytes)
 	return s, nil
 }
 
@@ -245,7 +245,6 @@ func (s *Store) commit(t *txn) {
 	s.data = t.data
 	for i := range s.pending {
 		s.feed.push(&s.pending[i])
-		s.pending[i] = Event{}
 	}
 	s.pending = s.pending[:0]
 	s.arena.release(s.feed.oldest())

@@ -152,3 +152,37 @@ func BenchmarkCoreDelete(b *testing.B) {
 		}
 	}
 }
+
+// mapValue is a ~100-byte CBOR map like the hosts' benchmark values:
+// name, email, age and three tags.
+func mapValue() []byte {
+	text := func(s string) []byte { return append([]byte{0x60 | byte(len(s))}, s...) }
+	if len("user00000001@example.com") >= 24 {
+		text = func(s string) []byte {
+			if len(s) < 24 {
+				return append([]byte{0x60 | byte(len(s))}, s...)
+			}
+			return append([]byte{0x78, byte(len(s))}, s...)
+		}
+	}
+	b := []byte{0xa4}
+	b = append(append(b, text("name")...), text("user 00000001")...)
+	b = append(append(b, text("email")...), text("user00000001@example.com")...)
+	b = append(append(b, text("age")...), 0x18, 42)
+	b = append(append(b, text("tags")...), 0x83)
+	for _, s := range []string{"alpha", "beta", "t00001"} {
+		b = append(b, text(s)...)
+	}
+	return b
+}
+
+func BenchmarkCoreCheckValue(b *testing.B) {
+	v := mapValue()
+	if err := CheckValue(v); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(v)))
+	for i := 0; i < b.N; i++ {
+		CheckValue(v)
+	}
+}

@@ -24,6 +24,7 @@ type tree struct {
 	depth int
 	mods  uint64 // changes to the tree's shape
 	found uint64 // mods when path was found
+	hit   bool   // the path leads to an item, not to where one would go
 	// The rightmost leaf, for inserts in key order (tail), when last
 	// equals mods.
 	right *node
@@ -171,9 +172,11 @@ func (t *tree) len() int { return t.count }
 // copy returns a copy of t: O(1), nodes are cloned when either writes.
 func (t *tree) copy() tree {
 	c := *t
-	c.iso, c.mods = t.a.nextIso(), 0
-	t.iso = t.a.nextIso()
+	t.iso, c.iso = t.a.nextIso(), t.a.nextIso()
+	// Neither may use a path or a rightmost leaf found before: they are
+	// shared now.
 	t.mods++
+	c.mods, c.right = t.mods+1, nil
 	return c
 }
 
@@ -200,17 +203,19 @@ func (t *tree) newNode(branch bool) *node {
 	return n
 }
 
-// find returns k's item and leaves its path for replaceFound.
+// find returns k's item and leaves its path for replaceFound and
+// deleteFound, or, when k is absent, the path to where it would go in a
+// leaf for insertFound.
 func (t *tree) find(k *key) (item, bool) {
 	n := t.root
 	for d := 0; n != nil && d < maxDepth; d++ {
 		i, found := t.search(n, k)
 		t.path[d] = int32(i)
-		if found {
-			t.depth, t.found = d, t.mods
-			return n.items[i], true
-		}
-		if n.kids == nil {
+		if found || n.kids == nil {
+			t.depth, t.found, t.hit = d, t.mods, found
+			if found {
+				return n.items[i], true
+			}
 			break
 		}
 		n = n.kids[i]
@@ -218,10 +223,39 @@ func (t *tree) find(k *key) (item, bool) {
 	return item{}, false
 }
 
+// insertFound inserts it, whose key k the latest find did not find, where
+// that find left off when the leaf has room, without searching again;
+// otherwise as insert does.
+func (t *tree) insertFound(it item, k *key) {
+	if t.found != t.mods || t.hit || t.root == nil {
+		t.insert(it, k, false)
+		return
+	}
+	n := t.root
+	for d := 0; d < t.depth; d++ {
+		n = n.kids[t.path[d]]
+	}
+	if n.n == maxItems {
+		t.insert(it, k, false)
+		return
+	}
+	pn := &t.root
+	for d := 0; d < t.depth; d++ {
+		pn = &t.mut(pn).kids[t.path[d]]
+	}
+	n = t.mut(pn)
+	i := int(t.path[t.depth])
+	copy(n.items[i+1:n.n+1], n.items[i:n.n])
+	n.items[i] = it
+	n.n++
+	t.count++
+	t.mods++
+}
+
 // replaceFound puts it in place of the item the latest find found, which
 // must have the same key; nothing may have changed the tree since.
 func (t *tree) replaceFound(it item) {
-	if t.found != t.mods {
+	if t.found != t.mods || !t.hit {
 		panic("core: tree changed between find and replaceFound")
 	}
 	pn := &t.root
@@ -342,7 +376,7 @@ func (t *tree) split(n *node, i int, atEnd bool) {
 // path rather than searching again; nothing may have changed the tree
 // since.
 func (t *tree) deleteFound() item {
-	if t.found != t.mods {
+	if t.found != t.mods || !t.hit {
 		panic("core: tree changed between find and deleteFound")
 	}
 	t.mods++

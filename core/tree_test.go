@@ -46,7 +46,14 @@ func encodedKey(typ, id string) string {
 func (m *treeModel) insert(typ, id string, tail bool) {
 	ref := m.a.put(typ, id, nil, 0)
 	k := makeKey(typ, id)
-	m.tr.insert(k.item(ref), &k, tail)
+	if !tail && len(m.keys)%2 == 0 {
+		if _, ok := m.tr.find(&k); ok {
+			m.t.Fatalf("find %q: present before its insert", encodedKey(typ, id))
+		}
+		m.tr.insertFound(k.item(ref), &k)
+	} else {
+		m.tr.insert(k.item(ref), &k, tail)
+	}
 	ek := encodedKey(typ, id)
 	i, found := slices.BinarySearch(m.keys, ek)
 	if found {

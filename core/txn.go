@@ -93,10 +93,7 @@ func (t *txn) apply(op *Op, ts int64, res *Result) *Error {
 		s.arena.actor(cur.ref, a)
 		t.data -= actorBytes(a.Type, a.ID, a.Value)
 		res.Found, res.Sequence = true, t.seq+1
-		var ev Event
-		ev.Op, ev.Type, ev.ID, ev.Prev = EventDelete, a.Type, a.ID, a.Value
-		ev.PrevVersion, ev.HasPrev, ev.Timestamp = a.Version, true, ts
-		t.emit(&ev)
+		t.emit(EventDelete, cur.ref, 0, ts)
 		s.arena.retire(cur.ref, t.seq)
 		if t.batch {
 			s.undo = append(s.undo, undo{old: cur})
@@ -128,20 +125,17 @@ func (t *txn) put(cur item, op *Op, ts int64, res *Result) *Error {
 	if cur.ref != 0 {
 		s.tree.replaceFound(it)
 	} else {
-		s.tree.insert(it, &s.key, false)
+		s.tree.insertFound(it, &s.key)
 	}
 	t.data += delta
 	a := &res.Actor
 	s.arena.actor(it.ref, a)
 	res.Found, res.Sequence = true, t.seq+1
-	var ev Event
-	ev.Op, ev.Type, ev.ID, ev.New, ev.NewVersion, ev.HasNew, ev.Timestamp = EventInsert, a.Type, a.ID, a.Value, version, true, ts
 	if cur.ref != 0 {
-		ev.Op, ev.Prev, ev.PrevVersion, ev.HasPrev = EventUpdate, old.Value, old.Version, true
-	}
-	t.emit(&ev)
-	if cur.ref != 0 {
+		t.emit(EventUpdate, cur.ref, it.ref, ts)
 		s.arena.retire(cur.ref, t.seq)
+	} else {
+		t.emit(EventInsert, 0, it.ref, ts)
 	}
 	if t.batch {
 		s.undo = append(s.undo, undo{old: cur, new: it})
@@ -149,16 +143,17 @@ func (t *txn) put(cur item, op *Op, ts int64, res *Result) *Error {
 	return nil
 }
 
-// emit gives ev the next sequence number and, outside a batch, pushes it
-// to the feed at once: nothing can fail after an operation emits. A
-// batch's events wait in s.pending until all of its operations succeed.
-func (t *txn) emit(ev *Event) {
+// emit makes the next event, showing the records prev and new (0: none),
+// and outside a batch pushes it to the feed at once: nothing can fail
+// after an operation emits. A batch's events wait in s.pending until all
+// of its operations succeed.
+func (t *txn) emit(op EventOp, prev, new uint32, ts int64) {
 	t.seq++
-	ev.Sequence = t.seq
+	sl := t.s.arena.slotOf(op, prev, new, t.seq, ts)
 	if t.batch {
-		t.s.pending = append(t.s.pending, *ev)
+		t.s.pending = append(t.s.pending, sl)
 	} else {
-		t.s.feed.push(ev)
+		t.s.feed.push(&sl)
 	}
 }
 
@@ -215,9 +210,6 @@ func (s *Store) rollback(retired int) {
 	}
 	s.undo = s.undo[:0]
 	s.arena.later = s.arena.later[:retired]
-	for i := range s.pending {
-		s.pending[i] = Event{}
-	}
 	s.pending = s.pending[:0]
 }
 
