@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Actor Store's one entry point. Steps:
-#   ./build.sh demo    the web demo (a live task board) on http://localhost:8080
+#   ./build.sh demo    the web demo on http://localhost:8080: a live task board,
+#                      every window a replica of one actorstore serve node
+#                      (data in ./demo-data)
 #   ./build.sh test    everything CI runs: Go (vet, gofmt, staticcheck,
 #                      govulncheck, module freshness, unit, conformance,
 #                      model, race, fuzz corpora, crash and damage tests),
@@ -18,10 +20,21 @@
 #                      restore and persistence at 1M actors (BENCH1M=0
 #                      skips), the Node benchmark against
 #                      Map+structuredClone and sql.js, and IndexedDB write
-#                      throughput in Chromium
+#                      throughput in Chromium, replicas in Chromium (sync,
+#                      catch-up, write round trips), WebSocket fan-out to
+#                      100 watchers
 #   ./build.sh wasm    rebuild host/actorstore.wasm reproducibly from wasm/ and core/,
 #                      and its copy in the npm package, js/actorstore.wasm
 #   ./build.sh go-demo a small Go program embedding the store
+#   ./build.sh serve   a server on a durable store in ./actorstore-data, on
+#                      http://127.0.0.1:7070 (flags pass on: ./build.sh serve
+#                      --dir /tmp/s --http :7071 --token T)
+#   ./build.sh cluster three local nodes of one Raft cluster (HTTP/Raft on
+#                      127.0.0.1:7070/7071, 7080/7081, 7090/7091; another
+#                      base with CLUSTER_BASE_PORT=N), data in ./cluster-data
+#                      (CLUSTER_DIR=...), kept across runs; flags pass on to
+#                      every node (--engine native, --token T); Ctrl-C stops
+#                      them
 # They install what they need: Go modules, npm packages (js/, and for
 # tests/pack/ a temporary project's), and Debian's chromium for the browser
 # tests.
@@ -188,10 +201,12 @@ step_test() {
   check_module_deps
   log "unit, conformance, model and fuzz-corpus tests"
   go test -count=1 ./...
-  log "race: host, write-ahead log, hammer and crash tests"
-  go test -count=1 -race ./host ./internal/wal ./tests
+  log "race: host, write-ahead log, hammer and crash tests, server, client, cluster"
+  go test -count=1 -race ./host ./internal/wal ./tests ./server ./internal/cborjson ./client ./cmd/actorstore ./cluster
 
   need_node
+  log "JS lint: Biome's recommended rules over js/ and web-demo/ (js/biome.jsonc)"
+  (cd js && node_modules/.bin/biome lint . ../web-demo)
   log "JS host: TypeScript declarations (tsc --strict on a typed usage)"
   js/node_modules/.bin/tsc -p js/typecheck/tsconfig.json
   log "JS host in Node: conformance vectors, API tests"
@@ -223,18 +238,92 @@ step_bench() {
   node js/bench/bench.mjs
   need_chromium
   log "IndexedDB write throughput in Chromium (beside in-memory inserts, same page)"
-  ACTORSTORE_E2E_ONLY=throughput node --test web-demo/e2e/ 2>&1 | grep -E '^# chromium indexeddb|^# (pass|fail) '
+  ACTORSTORE_E2E_ONLY=throughput node --test web-demo/e2e/e2e.test.mjs 2>&1 | grep -E '^# chromium indexeddb|^# (pass|fail) '
+  log "replicas in Chromium: initial sync of 100k actors, catch-up rate (batched watch beside a bare one), write round trips and their parts"
+  ACTORSTORE_E2E_ONLY=measurements node --test web-demo/e2e/replica.test.mjs 2>&1 | grep -E '^# chromium|^# (pass|fail) '
+  log "WebSocket fan-out: writes to 100 watchers (as fast as they go; 10,000 events/s for 3 s: delivered, lost, p99)"
+  go test -run '^$' -bench '^BenchmarkWatchFanout$' -benchtime=2000x -count=1 -timeout 20m ./server
+  go test -run '^$' -bench '^BenchmarkWatchRate$' -benchtime=1x -count=1 -timeout 20m ./server
 }
 
+# step_demo runs the board's server (one actorstore serve node on a
+# durable store in ./demo-data, started by web-demo) and the page: every
+# browser window is a replica of that node.
 step_demo() {
   need_go
   need_node
-  go run ./web-demo "$@"
+  local bin; bin=$(mktemp -d)
+  trap 'rm -rf "$bin"' EXIT
+  go build -o "$bin/actorstore" ./cmd/actorstore
+  go build -o "$bin/web-demo" ./web-demo
+  "$bin/web-demo" -actorstore "$bin/actorstore" -data ./demo-data "$@"
 }
 
 step_go_demo() {
   need_go
   go run ./cmd/demo
+}
+
+step_serve() {
+  need_go
+  go run ./cmd/actorstore serve "$@"
+}
+
+# port_busy reports whether something listens on 127.0.0.1:$1.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+step_cluster() {
+  need_go
+  local base=${CLUSTER_BASE_PORT:-7070} dir=${CLUSTER_DIR:-./cluster-data} tmp i p
+  for i in 0 1 2; do
+    for p in $((base + 10 * i)) $((base + 10 * i + 1)); do
+      if port_busy "$p"; then
+        echo "build.sh: port $p is in use; pick other ports with CLUSTER_BASE_PORT=N (N, N+1, N+10, N+11, N+20, N+21)" >&2
+        exit 1
+      fi
+    done
+  done
+  tmp=$(mktemp -d)
+  log "building actorstore"
+  go build -o "$tmp/actorstore" ./cmd/actorstore
+  local pids=()
+  stop_cluster() {
+    trap - INT TERM EXIT
+    echo; log "stopping the nodes (SIGTERM: a leader hands over first)"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    rm -rf "$tmp"
+  }
+  trap stop_cluster INT TERM EXIT
+  for i in 0 1 2; do
+    local name=node$((i + 1)) join=()
+    [ "$i" -gt 0 ] && join=(--join "http://127.0.0.1:$base")
+    mkdir -p "$dir/$name"
+    "$tmp/actorstore" serve --dir "$dir/$name" --node-id "$name" --http "127.0.0.1:$((base + 10 * i))" \
+      --raft "127.0.0.1:$((base + 10 * i + 1))" "${join[@]}" "$@" 2> >(sed -u "s/^/[$name] /" >&2) &
+    pids+=($!)
+  done
+  local token=${ACTORSTORE_TOKEN:-} prev=""
+  for p in "$@"; do
+    case "$p" in --token=*) token=${p#--token=} ;; esac
+    [ "$prev" = --token ] && token=$p
+    prev=$p
+  done
+  for i in 0 1 2; do
+    local u="http://127.0.0.1:$((base + 10 * i))" tries=0
+    until ACTORSTORE_TOKEN=$token "$tmp/actorstore" status --server "$u" >/dev/null 2>&1; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 300 ] || { echo "build.sh: node$((i + 1)) did not start" >&2; exit 1; }
+      sleep 0.1
+    done
+  done
+  log "a three-node cluster (data in $dir):"
+  for i in 0 1 2; do
+    echo "  node$((i + 1))  http://127.0.0.1:$((base + 10 * i))  raft 127.0.0.1:$((base + 10 * i + 1))  pid ${pids[i]}"
+  done
+  echo "  try: go run ./cmd/actorstore members --server http://127.0.0.1:$base"
+  echo "  Ctrl-C stops them"
+  wait "${pids[@]}"
 }
 
 case "${1:-}" in
@@ -243,5 +332,7 @@ case "${1:-}" in
   bench) step_bench ;;
   demo) shift; step_demo "$@" ;;
   go-demo) step_go_demo ;;
-  *) echo "usage: $0 demo|test|bench|wasm|go-demo" >&2; exit 2 ;;
+  serve) shift; step_serve "$@" ;;
+  cluster) shift; step_cluster "$@" ;;
+  *) echo "usage: $0 demo|test|bench|wasm|go-demo|serve|cluster" >&2; exit 2 ;;
 esac

@@ -18,6 +18,16 @@ const (
 	// applied in memory at once, with its results and events.
 	MaxBatchOps = 100_000
 
+	// Defaults of the idempotency table (idempotency.go): how many keys it
+	// remembers, for how long (nanoseconds of the mutation timestamps the
+	// host passes in) and how many bytes their answers may account for.
+	DefaultIdempotencyKeys  = 100_000
+	DefaultIdempotencyTTL   = 24 * 60 * 60 * 1_000_000_000
+	DefaultIdempotencyBytes = 64 << 20
+
+	// MaxIdempotencyKeys is the largest IdempotencyKeys a store accepts.
+	MaxIdempotencyKeys = 10_000_000
+
 	// MaxValueLimit is the largest MaxValueBytes a store accepts.
 	MaxValueLimit = 64 << 20
 	// MaxDataLimit is the largest MaxDataBytes a store accepts: guest
@@ -42,6 +52,15 @@ type Options struct {
 	// MaxDataBytes bounds the bytes actors account for (keys, values and
 	// per-actor overhead); writes past it fail with StoreFull.
 	MaxDataBytes int64
+	// IdempotencyKeys bounds how many idempotency keys the store
+	// remembers; the oldest are forgotten first.
+	IdempotencyKeys int
+	// IdempotencyTTL is how long, in nanoseconds of mutation timestamps,
+	// a key is remembered after the write that used it.
+	IdempotencyTTL int64
+	// IdempotencyBytes bounds the bytes the remembered answers account
+	// for; the oldest are forgotten first.
+	IdempotencyBytes int64
 }
 
 // Normalize fills defaults and reports options out of range.
@@ -58,6 +77,15 @@ func (o Options) Normalize() (Options, *Error) {
 	if o.MaxDataBytes == 0 {
 		o.MaxDataBytes = DefaultMaxDataBytes
 	}
+	if o.IdempotencyKeys == 0 {
+		o.IdempotencyKeys = DefaultIdempotencyKeys
+	}
+	if o.IdempotencyTTL == 0 {
+		o.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if o.IdempotencyBytes == 0 {
+		o.IdempotencyBytes = DefaultIdempotencyBytes
+	}
 	switch {
 	case o.ReplayBufferSize < 1 || o.ReplayBufferSize > MaxReplayBufferSize:
 		return o, errorf(InvalidArgument, "invalid options: ReplayBufferSize %d not in 1..%d", o.ReplayBufferSize, MaxReplayBufferSize)
@@ -67,6 +95,12 @@ func (o Options) Normalize() (Options, *Error) {
 		return o, errorf(InvalidArgument, "invalid options: MaxValueBytes %d not in 1..%d", o.MaxValueBytes, MaxValueLimit)
 	case o.MaxDataBytes < 1 || o.MaxDataBytes > MaxDataLimit:
 		return o, errorf(InvalidArgument, "invalid options: MaxDataBytes %d not in 1..%d", o.MaxDataBytes, MaxDataLimit)
+	case o.IdempotencyKeys < 1 || o.IdempotencyKeys > MaxIdempotencyKeys:
+		return o, errorf(InvalidArgument, "invalid options: IdempotencyKeys %d not in 1..%d", o.IdempotencyKeys, MaxIdempotencyKeys)
+	case o.IdempotencyTTL < 1:
+		return o, errorf(InvalidArgument, "invalid options: IdempotencyTTL %d is not positive", o.IdempotencyTTL)
+	case o.IdempotencyBytes < 1 || o.IdempotencyBytes > MaxDataLimit:
+		return o, errorf(InvalidArgument, "invalid options: IdempotencyBytes %d not in 1..%d", o.IdempotencyBytes, MaxDataLimit)
 	}
 	return o, nil
 }

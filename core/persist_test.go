@@ -229,6 +229,8 @@ func FuzzRestore(f *testing.F) {
 		f.Add(streamSnapshot(s, 1<<20))
 	}
 	f.Add([]byte(snapshotMagic))
+	keyed, _ := keyedScript(f, Options{IdempotencyKeys: 4})
+	f.Add(streamSnapshot(keyed, 1<<20))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o := Options{ReplayBufferSize: 8}
 		r, err := restoreBytes(o, b, 13)
@@ -245,11 +247,14 @@ func FuzzRestore(f *testing.F) {
 }
 
 // FuzzDecodeRecord: arbitrary bytes never panic the decoder, and what it
-// accepts encodes back to a record that decodes the same.
+// accepts, in either format, encodes back to a record that decodes the
+// same.
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(AppendRecord(nil, 1, 5, []Op{{Kind: KindInsert, Type: "t", ID: "i", Value: []byte{0xf6}}}))
 	f.Add(AppendRecord(nil, math.MaxUint64, math.MinInt64, []Op{{Kind: KindDelete, Type: "t", ID: "i"},
 		{Kind: KindUpdateVersioned, Type: "t", ID: "j", Value: []byte{1}, Expected: 7}}))
+	f.Add(AppendKeyedRecord(nil, 3, 9, "key", true, []Op{{Kind: KindDelete, Type: "t", ID: "i"}}))
+	f.Add(AppendKeyedRecord(nil, 3, 9, "k", false, []Op{{Kind: KindInsert, Type: "t", ID: "i", Value: []byte{0xf6}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRecord(b)
 		if err != nil {
@@ -258,7 +263,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 			return
 		}
-		r2, err := DecodeRecord(AppendRecord(nil, r.FirstSeq, r.TS, r.Ops))
+		r2, err := DecodeRecord(AppendKeyedRecord(nil, r.FirstSeq, r.TS, r.Key, r.Batch, r.Ops))
 		ok(t, err)
 		if !reflect.DeepEqual(r, r2) {
 			t.Fatalf("round trip: %+v != %+v", r, r2)
@@ -293,7 +298,7 @@ func TestRecordSequence(t *testing.T) {
 	if seq, ok := RecordSequence(rec); !ok || seq != 1<<40 {
 		t.Fatalf("RecordSequence = %d, %v", seq, ok)
 	}
-	for _, b := range [][]byte{nil, {1}, {2, 1}, {1, 0}, {1, 0x80}} {
+	for _, b := range [][]byte{nil, {1}, {3, 1}, {1, 0}, {1, 0x80}, {2, 0}} {
 		if _, ok := RecordSequence(b); ok {
 			t.Fatalf("RecordSequence(%x) accepted", b)
 		}

@@ -25,7 +25,9 @@ import (
 //	  kind 3:    uvarint expected version
 //
 // A record of one operation is replayed as that operation, a longer one as
-// an atomic batch.
+// an atomic batch. A keyed write's record is format 2 (AppendKeyedRecord in
+// idempotency.go): the same with its idempotency key and batch flag after
+// ts. Every host reads both formats.
 
 // RecordFormat is the first byte of every mutation record.
 const RecordFormat = 1
@@ -35,6 +37,11 @@ const RecordFormat = 1
 func AppendRecord(dst []byte, firstSeq uint64, ts int64, ops []Op) []byte {
 	dst = le.AppendUvarint(append(dst, RecordFormat), firstSeq)
 	dst = le.AppendUint64(dst, uint64(ts))
+	return appendOps(dst, ops)
+}
+
+// appendOps appends a record's operation count and operations.
+func appendOps(dst []byte, ops []Op) []byte {
 	dst = le.AppendUvarint(dst, uint64(len(ops)))
 	for i := range ops {
 		op := &ops[i]
@@ -59,7 +66,12 @@ func appendBytes[T string | []byte](dst []byte, s T) []byte {
 type Record struct {
 	FirstSeq uint64
 	TS       int64
-	Ops      []Op
+	// Key is a keyed write's idempotency key (format 2), "" for none.
+	Key string
+	// Batch says the operations are applied as a batch: always for more
+	// than one, and for one when a format-2 record says so.
+	Batch bool
+	Ops   []Op
 }
 
 // reader decodes the byte layouts of records and snapshots. The first
@@ -133,17 +145,22 @@ func (r *reader) done() bool { return r.err == nil && r.off == len(r.b) }
 // operations through the same checks as any write.
 func DecodeRecord(b []byte) (Record, *Error) {
 	r := reader{b: b, what: "record"}
-	if f := r.byte(); r.err == nil && f != RecordFormat {
+	f := r.byte()
+	if r.err == nil && f != RecordFormat && f != RecordFormatKeyed {
 		r.off--
 		r.fail("unknown format " + strconv.Itoa(int(f)))
 	}
 	var rec Record
 	rec.FirstSeq = r.uvarint()
 	rec.TS = int64(r.fixed64())
+	if f == RecordFormatKeyed {
+		rec.Key, rec.Batch = r.recordKey()
+	}
 	n := r.uvarint()
-	if r.err == nil && (n == 0 || n > MaxBatchOps || n > uint64(len(b))) {
+	if r.err == nil && (n == 0 || n > MaxBatchOps || n > uint64(len(b)) || n > 1 && f == RecordFormatKeyed && !rec.Batch) {
 		r.fail("operation count " + strconv.FormatUint(n, 10) + " out of range")
 	}
+	rec.Batch = rec.Batch || n > 1
 	if r.err != nil {
 		return Record{}, r.err
 	}
@@ -197,12 +214,7 @@ func (s *Store) ReplayRecord(r *Record) (first, last uint64, err *Error) {
 			r.FirstSeq, s.feed.seq)
 	}
 	before := s.feed.seq
-	if len(r.Ops) == 1 {
-		_, err = s.Apply(&r.Ops[0], r.TS)
-	} else {
-		_, err = s.Batch(r.Ops, r.TS)
-	}
-	if err != nil {
+	if err = s.replayOps(r); err != nil {
 		err.Msg = "record at sequence " + strconv.FormatUint(r.FirstSeq, 10) + " does not apply: " + err.Msg
 		return 0, 0, err
 	}
@@ -215,7 +227,7 @@ func (s *Store) ReplayRecord(r *Record) (first, last uint64, err *Error) {
 // RecordSequence returns a mutation record's first sequence without
 // decoding the rest; ok is false when b does not start as a record does.
 func RecordSequence(b []byte) (seq uint64, ok bool) {
-	if len(b) < 2 || b[0] != RecordFormat {
+	if len(b) < 2 || b[0] != RecordFormat && b[0] != RecordFormatKeyed {
 		return 0, false
 	}
 	v, n := le.Uvarint(b[1:])

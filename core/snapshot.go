@@ -12,7 +12,7 @@ import (
 // writes and reads the same way:
 //
 //	"ACTORSNP"            8 bytes of magic
-//	u32 version           1, little-endian
+//	u32 version           1, little-endian; 2 when it holds idempotency keys
 //	frames, each:         u32 payload length | u32 CRC-32C (Castagnoli) of
 //	                      the payload | payload, whose first byte is its kind
 //	  meta   (1): uvarint sequence, events dropped, actors, events
@@ -22,11 +22,14 @@ import (
 //	              sequence; u8 operation; uvarint len, type; uvarint len, id;
 //	              u8 flags (1 has previous, 2 has new); if previous: uvarint
 //	              version, uvarint len, value; if new: the same; 8 bytes ts
-//	  end    (4): uvarint actors, events (again, as a check)
+//	  end    (4): uvarint actors, events (again, as a check); version 2:
+//	              uvarint idempotency keys
+//	  keys   (5): version 2 only: the idempotency table (idempotency.go)
 //
 // One meta frame comes first, then actor frames, then event frames, then
-// the end frame, after which the stream stops. Frames hold about 64 KiB of
-// records (one record may make a frame larger).
+// (version 2) keys frames, then the end frame, after which the stream
+// stops. A store without idempotency keys writes version 1. Frames hold
+// about 64 KiB of records (one record may make a frame larger).
 const (
 	snapshotMagic   = "ACTORSNP"
 	snapshotVersion = 1
@@ -73,9 +76,10 @@ type Snapshot struct {
 	iter    iter
 	cur     item // the next actor to write, when more
 	events  []slot
-	stage   int // 0 header and meta, 1 actors, 2 events, 3 end, 4 done
+	stage   int // 0 header and meta, 1 actors, 2 events, 3 keys and end, 4 done
 	more    bool
 	next    int // next event to write
+	keys    idemSnapshot
 }
 
 // Snapshot starts a snapshot of the current state. Taking it costs a copy
@@ -89,6 +93,7 @@ func (s *Store) Snapshot() *Snapshot {
 		dropped: f.dropped,
 		tree:    s.tree.copy(),
 		events:  make([]slot, f.n),
+		keys:    idemSnapshot{entries: s.idem.list()},
 	}
 	for i := range sn.events {
 		sn.events[i] = *f.at(i)
@@ -103,7 +108,7 @@ func (sn *Snapshot) Info() SnapshotInfo { return sn.info }
 // Close ends the snapshot, letting the store reuse the memory of what it
 // showed.
 func (sn *Snapshot) Close() {
-	sn.stage, sn.events, sn.tree, sn.iter = 4, nil, tree{}, iter{}
+	sn.stage, sn.events, sn.tree, sn.iter, sn.keys = 4, nil, tree{}, iter{}, idemSnapshot{}
 	if s := sn.s; s != nil {
 		sn.s = nil
 		s.arena.hold--
@@ -120,7 +125,7 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 		switch sn.stage {
 		case 0:
 			dst = append(dst, snapshotMagic...)
-			dst = le.AppendUint32(dst, snapshotVersion)
+			dst = le.AppendUint32(dst, sn.keys.version())
 			at := openFrame(&dst, frameMeta)
 			for _, v := range [...]uint64{sn.info.Sequence, sn.dropped, sn.info.Actors, sn.info.Events} {
 				dst = le.AppendUvarint(dst, v)
@@ -159,9 +164,14 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 			}
 			closeFrame(dst, at)
 		case 3:
+			if sn.keys.more() {
+				dst = sn.keys.appendFrame(dst)
+				continue
+			}
 			at := openFrame(&dst, frameEnd)
 			dst = le.AppendUvarint(dst, sn.info.Actors)
 			dst = le.AppendUvarint(dst, sn.info.Events)
+			dst = sn.keys.appendEnd(dst)
 			closeFrame(dst, at)
 			sn.Close()
 		}
@@ -225,6 +235,9 @@ type Restorer struct {
 	last   item // the previous actor, for the order check
 	verify bool
 	err    *Error
+	// version is the stream's; keys reads its idempotency keys.
+	version uint32
+	keys    idemRestore
 }
 
 // VerifyValues makes the restore check every value, of actors and of
@@ -272,8 +285,9 @@ func (r *Restorer) Write(p []byte) *Error {
 			if string(b[:len(snapshotMagic)]) != snapshotMagic {
 				return r.fail(at, "not an Actor Store snapshot")
 			}
-			if v := le.Uint32(b[len(snapshotMagic):]); v != snapshotVersion {
-				return r.fail(at, "unsupported snapshot version "+strconv.FormatUint(uint64(v), 10))
+			r.version = le.Uint32(b[len(snapshotMagic):])
+			if r.version != snapshotVersion && r.version != snapshotVersionKeys {
+				return r.fail(at, "unsupported snapshot version "+strconv.FormatUint(uint64(r.version), 10))
 			}
 			r.pos += snapshotHeader
 			r.stage = 1
@@ -327,15 +341,23 @@ func (r *Restorer) frame(p []byte, at int64) *Error {
 				return err
 			}
 		}
-	case kind == frameEvents && (r.stage == 2 || r.stage == 3):
+	case kind == frameEvents && (r.stage == 2 || r.stage == 3) && !r.keys.seen:
 		r.stage = 3
 		for !rd.done() {
 			if err := r.event(&rd, at); err != nil {
 				return err
 			}
 		}
+	case kind == frameKeys && r.version == snapshotVersionKeys && (r.stage == 2 || r.stage == 3):
+		r.stage = 3
+		if msg := r.keys.frame(r.s, &rd, r.meta.Sequence); msg != "" {
+			return r.fail(at, msg)
+		}
 	case kind == frameEnd && r.stage >= 2:
 		actors, events := rd.uvarint(), rd.uvarint()
+		if r.version == snapshotVersionKeys && !r.keys.end(rd.uvarint()) {
+			return r.fail(at, "idempotency keys do not match the end frame")
+		}
 		if !rd.done() {
 			return r.fail(at, "malformed end frame")
 		}
@@ -530,6 +552,7 @@ func (r *Restorer) Finish() (*Store, *Error) {
 	}
 	r.s.feed.seq = r.meta.Sequence
 	r.s.arena.release(r.s.feed.oldest())
+	r.s.idem.trim(&r.s.opts)
 	s := r.s
 	r.s, r.buf, r.err = nil, nil, errorf(InvalidArgument, "invalid argument: restore already finished")
 	return s, nil

@@ -36,10 +36,11 @@ type Store struct {
 	tree    tree  // the actors in key order
 	data    int64 // bytes accounted to actors
 	feed    feed
-	pending []slot   // events of the batch being applied
-	undo    []undo   // how to take back the batch being applied
-	results []Result // of the latest batch
-	key     key      // the key of the operation being applied
+	pending []slot    // events of the batch being applied
+	undo    []undo    // how to take back the batch being applied
+	results []Result  // of the latest batch
+	key     key       // the key of the operation being applied
+	idem    idemTable // remembered idempotency keys (idempotency.go)
 }
 
 // New returns an empty store, or an InvalidArgument error for bad options.
@@ -260,6 +261,10 @@ type Stats struct {
 	EventsDropped   uint64 // events evicted from the replay buffer
 	Actors          uint64 // actors held
 	DataBytes       uint64 // bytes the actors account for
+	// IdempotencyKeys and IdempotencyBytes are the idempotency keys
+	// remembered and the bytes their answers account for.
+	IdempotencyKeys  uint64
+	IdempotencyBytes uint64
 }
 
 // Stats returns current statistics.
@@ -269,5 +274,6 @@ func (s *Store) Stats() Stats {
 		TotalEvents: f.seq, CurrentSequence: f.seq, OldestSequence: f.oldest(),
 		ReplayEvents: uint64(f.n), ReplayBytes: uint64(f.bytes), EventsDropped: f.dropped,
 		Actors: uint64(s.tree.len()), DataBytes: uint64(s.data),
+		IdempotencyKeys: uint64(len(s.idem.m)), IdempotencyBytes: uint64(s.idem.bytes),
 	}
 }

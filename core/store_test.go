@@ -238,13 +238,16 @@ func TestOptionsOutOfRange(t *testing.T) {
 		{ReplayBufferSize: -1}, {ReplayBufferSize: 10_000_001}, {ReplayBufferBytes: -1},
 		{ReplayBufferBytes: MaxDataLimit + 1}, {MaxValueBytes: -1}, {MaxValueBytes: MaxValueLimit + 1},
 		{MaxDataBytes: -1}, {MaxDataBytes: MaxDataLimit + 1},
+		{IdempotencyKeys: -1}, {IdempotencyKeys: MaxIdempotencyKeys + 1}, {IdempotencyTTL: -1},
+		{IdempotencyBytes: -1}, {IdempotencyBytes: MaxDataLimit + 1},
 	} {
 		if _, err := New(o); err == nil || err.Code != InvalidArgument {
 			t.Errorf("New(%+v) = %v, want InvalidArgument", o, err)
 		}
 	}
 	got := newStore(t, Options{}).Options()
-	want := Options{DefaultReplayBufferSize, DefaultReplayBufferBytes, DefaultMaxValueBytes, DefaultMaxDataBytes}
+	want := Options{DefaultReplayBufferSize, DefaultReplayBufferBytes, DefaultMaxValueBytes, DefaultMaxDataBytes,
+		DefaultIdempotencyKeys, DefaultIdempotencyTTL, DefaultIdempotencyBytes}
 	if got != want {
 		t.Fatalf("defaults %+v, want %+v", got, want)
 	}

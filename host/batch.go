@@ -89,7 +89,9 @@ type BatchResult struct {
 
 // Batch applies ops atomically, in order: later operations see earlier
 // ones. All succeed, with consecutive sequence numbers and one timestamp,
-// or none does and the store is unchanged.
+// or none does and the store is unchanged. It honours an idempotency key
+// on ctx as Insert does; a batch never shares a key's answer with a single
+// write.
 //
 // # Errors
 //
@@ -112,11 +114,19 @@ func (s *Store) Batch(ctx context.Context, ops ...BatchOp) ([]BatchResult, error
 		}
 		cops[i] = core.Op{Kind: op.kind, Type: op.typ, ID: op.id, Value: op.value, Expected: op.expected}
 	}
+	key, _ := IdempotencyKey(ctx)
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	ts := s.now()
-	rs, cerr := s.eng.batch(cops, ts)
+	var rs []core.Result
+	var repeated bool
+	var cerr *core.Error
+	if key == "" {
+		rs, cerr = s.eng.batch(cops, ts)
+	} else {
+		rs, repeated, cerr = s.eng.keyed(key, cops, true, ts)
+	}
 	if cerr != nil {
 		s.mu.Unlock()
 		return nil, mapError(cerr)
@@ -132,17 +142,8 @@ func (s *Store) Batch(ctx context.Context, ops ...BatchOp) ([]BatchResult, error
 			last = seq
 		}
 	}
-	if last == 0 {
-		s.mu.Unlock()
-	} else if s.dur == nil {
-		s.committed()
-		s.mu.Unlock()
-	} else {
-		l, ticket := s.dur.appendLocked(first, ts, cops)
-		s.mu.Unlock()
-		if err := s.logged(l, ticket, last); err != nil {
-			return nil, err
-		}
+	if err := s.commitLocked(key, true, ts, cops, first, last, repeated); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -75,6 +75,7 @@ type durable struct {
 	segFirst uint64 // the first sequence of log's current segment; Store.mu
 	wopts    wal.Options
 	rec      []byte // record scratch, used under Store.mu
+	appended uint64 // ticket of the latest record appended to log; Store.mu
 	visible  uint64 // newest sequence known durable; Store.mu
 	failed   error  // the log failed: the store refuses everything; Store.mu
 	recovery Recovery
@@ -228,12 +229,13 @@ func restoreFile(eng engine, f wal.File) error {
 	return nil
 }
 
-// appendLocked logs a mutation the engine just applied, returning the log
-// and the ticket to wait on outside the lock. Called with Store.mu held,
-// in sequence order.
-func (d *durable) appendLocked(first uint64, ts int64, ops []core.Op) (*wal.Log, uint64) {
-	d.rec = core.AppendRecord(d.rec[:0], first, ts, ops)
+// appendLocked logs a mutation the engine just applied, under its
+// idempotency key when key is set, returning the log and the ticket to
+// wait on outside the lock. Called with Store.mu held, in sequence order.
+func (d *durable) appendLocked(first uint64, ts int64, key string, batch bool, ops []core.Op) (*wal.Log, uint64) {
+	d.rec = core.AppendKeyedRecord(d.rec[:0], first, ts, key, batch, ops)
 	t := d.log.Append(d.rec)
+	d.appended = t
 	if cap(d.rec) > 1<<20 {
 		d.rec = nil // do not pin a big batch
 	}
@@ -379,7 +381,7 @@ func (d *durable) restored(s *Store) error {
 	if err != nil {
 		return fail(err)
 	}
-	d.log, d.visible, d.segFirst = l, info.Sequence, info.Sequence+1
+	d.log, d.visible, d.segFirst, d.appended = l, info.Sequence, info.Sequence+1, 0
 	return nil
 }
 

@@ -20,6 +20,10 @@ type engine interface {
 	changes(since uint64, f core.Filter, limit, maxBytes int) (core.Page, *core.Error)
 	sequenceAtTime(ts int64) (uint64, *core.Error)
 	batch(ops []core.Op, ts int64) ([]core.Result, *core.Error)
+	// keyed applies ops under an idempotency key, as one write (batch
+	// false: ops holds one) or a batch; repeated reports a remembered
+	// answer, for which nothing was applied.
+	keyed(key string, ops []core.Op, batch bool, ts int64) (rs []core.Result, repeated bool, err *core.Error)
 	stats() (core.Stats, *core.Error)
 	close(ctx context.Context) error
 
@@ -128,6 +132,23 @@ func (n *nativeEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Erro
 		rs[i].Actor = own(rs[i].Actor, ops[i].Type, ops[i].ID)
 	}
 	return rs, err
+}
+
+func (n *nativeEngine) keyed(key string, ops []core.Op, batch bool, ts int64) ([]core.Result, bool, *core.Error) {
+	var rs []core.Result
+	var repeated bool
+	var err *core.Error
+	if batch {
+		rs, repeated, err = n.e.Store().BatchKeyed(key, ops, ts)
+	} else {
+		var r core.Result
+		r, repeated, err = n.e.Store().ApplyKeyed(key, &ops[0], ts)
+		rs = []core.Result{r}
+	}
+	for i := range rs {
+		rs[i].Actor.Value = clone(rs[i].Actor.Value)
+	}
+	return rs, repeated, err
 }
 
 func (n *nativeEngine) stats() (core.Stats, *core.Error) { return n.e.Store().Stats(), nil }

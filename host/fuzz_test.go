@@ -19,12 +19,13 @@ import (
 	"github.com/actorstore/actorstore/internal/abi"
 )
 
-// rawExports are the exports FuzzRawABI calls. configure is left out: it
-// replaces the store; the harness calls it itself, to reset.
+// rawExports are the exports FuzzRawABI calls. configure and
+// configure_idempotency are left out: they replace the store; the harness
+// calls configure itself, to reset.
 var rawExports = []string{"input_buffer", "insert", "update", "update_versioned", "delete", "get",
 	"get_all", "changes", "sequence_at_time", "batch", "stats", "abi_version", "replay",
 	"snapshot_begin", "snapshot_next", "snapshot_end", "restore_begin", "restore_write", "restore_end",
-	"restore_abort"}
+	"restore_abort", "keyed_write"}
 
 // reservedType is the actor type of the actors the harness checks after
 // every input; inputs holding it are skipped, so raw calls cannot touch
@@ -358,6 +359,10 @@ func rawSeeds() [][]byte {
 		seedCall(1, "x", pSpecial(2), pSpecial(2), pSpecial(2), pRaw(0x0807060504030201)),
 		seedCall(7, "\xff", pSpecial(6), pSpecial(6), p(1), p(1), pSpecial(6)),
 		seedCall(1, "t\x00\xc3"+v, p(1), p(2), p(4), p(0)),
+		append(seedCall(20, "k1"+seedOp(1, "i", "1", "\x01"), p(2), p(1), p(21+3), p(0), p(5)),
+			seedCall(20, "k1"+seedOp(1, "i", "1", "\x01"), p(2), p(1), p(21+3), p(0), p(5))...),
+		seedCall(20, "kb"+seedOp(1, "i", "2", "\x01")+seedOp(4, "i", "2", ""), p(2), p(2), p(21+3+21+2), p(1), p(5)),
+		seedCall(20, "k"+seedOp(2, "i", "3", "\x01"), p(1), p(1), pFull(), p(2), p(5)),
 		tooLargeSeed(), storeFullSeed(), compactedSeed(),
 	}
 }
@@ -451,6 +456,13 @@ func checkBody(t *testing.T, name string, body []byte) {
 	case "changes":
 		readChanges(t, r)
 	case "batch":
+		for n := r.U32(); n > 0 && r.Err() == nil; n-- {
+			readResultBody(t, r, false)
+		}
+	case "keyed_write":
+		if rep := r.U8(); rep > 1 {
+			t.Fatalf("keyed_write: repeated %d", rep)
+		}
 		for n := r.U32(); n > 0 && r.Err() == nil; n-- {
 			readResultBody(t, r, false)
 		}

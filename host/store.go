@@ -86,6 +86,16 @@ type Options struct {
 	// a snapshot by itself (DefaultSnapshotLogBytes when 0); negative
 	// turns that off (Checkpoint still takes one).
 	SnapshotLogBytes int64
+
+	// IdempotencyKeys bounds how many idempotency keys (WithIdempotencyKey)
+	// the store remembers, the oldest forgotten first; 100,000 by default.
+	IdempotencyKeys int
+	// IdempotencyTTL is how long a key is remembered after its write,
+	// measured in the writes' timestamps (Clock); 24 hours by default.
+	IdempotencyTTL time.Duration
+	// IdempotencyBytes bounds the bytes the remembered answers account for
+	// (a delete's answer holds the removed value); 64 MiB by default.
+	IdempotencyBytes int64
 }
 
 // Actor is one stored actor.
@@ -126,13 +136,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	co, cerr := core.Options{ReplayBufferSize: o.ReplayBufferSize, ReplayBufferBytes: o.ReplayBufferBytes,
-		MaxValueBytes: o.MaxValueBytes, MaxDataBytes: o.MaxDataBytes}.Normalize()
+		MaxValueBytes: o.MaxValueBytes, MaxDataBytes: o.MaxDataBytes, IdempotencyKeys: o.IdempotencyKeys,
+		IdempotencyTTL: int64(o.IdempotencyTTL), IdempotencyBytes: o.IdempotencyBytes}.Normalize()
 	if cerr != nil {
 		return nil, mapError(cerr)
 	}
 	s := &Store{opts: o, co: co, clock: o.Clock, done: make(chan struct{}), wake: make(chan struct{})}
 	s.opts.ReplayBufferSize, s.opts.ReplayBufferBytes = co.ReplayBufferSize, co.ReplayBufferBytes
 	s.opts.MaxValueBytes, s.opts.MaxDataBytes = co.MaxValueBytes, co.MaxDataBytes
+	s.opts.IdempotencyKeys, s.opts.IdempotencyTTL = co.IdempotencyKeys, time.Duration(co.IdempotencyTTL)
+	s.opts.IdempotencyBytes = co.IdempotencyBytes
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -227,28 +240,61 @@ func (s *Store) write(ctx context.Context, kind core.Kind, typ, id string, value
 			return Actor{}, false, errorf(ErrValueTooLarge, "value too large: %d bytes, limit %d", len(v), s.opts.MaxValueBytes)
 		}
 	}
+	key, _ := IdempotencyKey(ctx)
 	if err := s.lock(ctx); err != nil {
 		return Actor{}, false, err
 	}
 	ts := s.now()
-	r, cerr := s.eng.apply(&op, ts)
+	var r core.Result
+	var repeated bool
+	var cerr *core.Error
+	if key == "" {
+		r, cerr = s.eng.apply(&op, ts)
+	} else {
+		var rs []core.Result
+		if rs, repeated, cerr = s.eng.keyed(key, []core.Op{op}, false, ts); cerr == nil {
+			r = rs[0]
+		}
+	}
 	if cerr != nil {
 		s.mu.Unlock()
 		return Actor{}, false, mapError(cerr)
 	}
-	if r.Sequence == 0 {
-		s.mu.Unlock()
-	} else if s.dur == nil {
-		s.committed()
-		s.mu.Unlock()
-	} else {
-		l, ticket := s.dur.appendLocked(r.Sequence, ts, []core.Op{op})
-		s.mu.Unlock()
-		if err := s.logged(l, ticket, r.Sequence); err != nil {
-			return Actor{}, false, err
-		}
+	if err := s.commitLocked(key, false, ts, []core.Op{op}, r.Sequence, r.Sequence, repeated); err != nil {
+		return Actor{}, false, err
 	}
 	return actorOf(&r.Actor), r.Found, nil
+}
+
+// commitLocked finishes a mutation the engine answered, releasing s.mu:
+// first and last are the sequences of its first and last events (0 when
+// it made none). A durable store logs it and waits, outside the lock, for
+// the record to be durable. A repeated answer (an idempotency key's)
+// changed nothing: it only waits, on a durable store, until the write it
+// repeats is durable, so that it never acknowledges what a crash could
+// take back.
+func (s *Store) commitLocked(key string, batch bool, ts int64, ops []core.Op, first, last uint64, repeated bool) error {
+	d := s.dur
+	switch {
+	case last == 0:
+		s.mu.Unlock()
+	case repeated:
+		if d == nil || last <= d.visible {
+			s.mu.Unlock()
+			return nil
+		}
+		l, ticket := d.log, d.appended
+		s.mu.Unlock()
+		return s.logged(l, ticket, last)
+	case d == nil:
+		s.committed()
+		s.mu.Unlock()
+	default:
+		l, ticket := d.appendLocked(first, ts, key, batch, ops)
+		s.mu.Unlock()
+		return s.logged(l, ticket, last)
+	}
+	return nil
 }
 
 func actorOf(a *core.Actor) Actor {
@@ -257,6 +303,17 @@ func actorOf(a *core.Actor) Actor {
 
 // Insert creates an actor at version 0 holding value, encoded as CBOR (a
 // cbor.RawMessage is taken as is).
+//
+// Insert, Update, UpdateVersioned, Delete and Batch honour an idempotency
+// key on ctx (WithIdempotencyKey): the first write with a key is applied
+// and its answer remembered — its result, or a refusal that depends on the
+// store's state (ErrAlreadyExists, ErrNotFound, ErrVersionMismatch,
+// ErrStoreFull) — and a later call with the same key and the same request
+// gets that answer again without applying anything. The same key with
+// another request is ErrInvalidArgument. Options.IdempotencyKeys,
+// IdempotencyTTL and IdempotencyBytes bound what is remembered; durable
+// stores log the keys of writes that made events, and snapshots carry
+// them all.
 //
 // # Errors
 //
@@ -356,6 +413,10 @@ type Stats struct {
 	Actors uint64
 	// DataBytes is what the actors account for against MaxDataBytes.
 	DataBytes uint64
+	// IdempotencyKeys is the number of idempotency keys remembered, and
+	// IdempotencyBytes what their answers account for.
+	IdempotencyKeys  uint64
+	IdempotencyBytes uint64
 }
 
 // Stats returns the store's statistics.
@@ -371,7 +432,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return Stats{TotalEvents: st.TotalEvents, CurrentSequence: st.CurrentSequence,
 		ReplayBufferSize: int(st.ReplayEvents), ActiveSubscriptions: s.subs, EventsDropped: st.EventsDropped,
 		OldestSequence: st.OldestSequence, ReplayBufferBytes: st.ReplayBytes, Actors: st.Actors,
-		DataBytes: st.DataBytes}, nil
+		DataBytes: st.DataBytes, IdempotencyKeys: st.IdempotencyKeys, IdempotencyBytes: st.IdempotencyBytes}, nil
 }
 
 // Close releases the store: its module instance, and its subscriptions,

@@ -79,7 +79,7 @@ type wasmEngine struct {
 
 	fInputBuffer, fInsert, fUpdate, fUpdateVersioned, fDelete, fGet, fGetAll,
 	fChanges, fSequenceAtTime, fBatch, fStats, fReplay, fSnapshotBegin, fSnapshotNext,
-	fSnapshotEnd, fRestoreBegin, fRestoreWrite, fRestoreEnd, fRestoreAbort api.Function
+	fSnapshotEnd, fRestoreBegin, fRestoreWrite, fRestoreEnd, fRestoreAbort, fKeyedWrite api.Function
 }
 
 var (
@@ -112,7 +112,7 @@ func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, erro
 		{&e.fSnapshotBegin, "snapshot_begin"}, {&e.fSnapshotNext, "snapshot_next"},
 		{&e.fSnapshotEnd, "snapshot_end"}, {&e.fRestoreBegin, "restore_begin"},
 		{&e.fRestoreWrite, "restore_write"}, {&e.fRestoreEnd, "restore_end"},
-		{&e.fRestoreAbort, "restore_abort"},
+		{&e.fRestoreAbort, "restore_abort"}, {&e.fKeyedWrite, "keyed_write"},
 	} {
 		if *f.fn = mod.ExportedFunction(f.name); *f.fn == nil {
 			mod.Close(ctx)
@@ -124,6 +124,9 @@ func newWASM(ctx context.Context, dir string, o core.Options) (*wasmEngine, erro
 		return nil, fmt.Errorf("actorstore: module ABI version %d, host speaks %d (%v)", v, abi.Version, err)
 	}
 	_, cerr := e.result(e.call(mod.ExportedFunction("configure"), abi.ConfigureParams(o)...))
+	if cerr == nil {
+		_, cerr = e.result(e.call(mod.ExportedFunction("configure_idempotency"), abi.ConfigureIdempotencyParams(o)...))
+	}
 	if cerr != nil {
 		mod.Close(ctx)
 		return nil, mapError(cerr)
@@ -327,6 +330,28 @@ func (e *wasmEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error)
 	}
 	out := r.ReadBatch(ops)
 	return out, r.Err()
+}
+
+func (e *wasmEngine) keyed(key string, ops []core.Op, batch bool, ts int64) ([]core.Result, bool, *core.Error) {
+	e.req = abi.AppendKeyedRequest(e.req[:0], key, ops)
+	err := e.putRequest(e.req)
+	size := len(e.req) - len(key)
+	if cap(e.req) > 1<<20 {
+		e.req = nil // do not pin a big request
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	flag := uint64(0)
+	if batch {
+		flag = 1
+	}
+	r, err := e.result(e.call(e.fKeyedWrite, uint64(len(key)), uint64(len(ops)), uint64(size), flag, uint64(ts)))
+	if err != nil {
+		return nil, false, err
+	}
+	rs, repeated := r.ReadKeyedWrite(ops)
+	return rs, repeated, r.Err()
 }
 
 func (e *wasmEngine) stats() (core.Stats, *core.Error) {

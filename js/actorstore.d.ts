@@ -246,4 +246,116 @@ export class ActorStore {
 
   /** Deletes a persisted store's database; LOCKED while it is open somewhere. */
   static deletePersisted(name: string): Promise<void>;
+
+  /**
+   * A replica of a server's store (DESIGN.md, "Replicas"): the server's
+   * actors, versions and sequence numbers in a module of the page's own.
+   * Resolves once it is in sync with the server — or at once, offline, for
+   * a persisted replica (its IndexedDB copy); rejects with UNAUTHORIZED,
+   * FORBIDDEN or NOT_FOUND from the server, and, in memory, with
+   * UNAVAILABLE when the server cannot be reached within `timeout`.
+   */
+  static connect(options: ConnectOptions): Promise<Replica>;
+}
+
+/** A WebSocket constructor (the page's, or in Node 20 the ws package's). */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => any;
+
+export interface ConnectOptions {
+  /** The server's base URL: "http://127.0.0.1:7070". */
+  url: string | URL;
+  /** The bearer token; on the watch it travels as the subprotocol actorstore.token.<base64url>. */
+  token?: string;
+  /**
+   * Keep the replica's state (IndexedDB database "actorstore:replica:<name>")
+   * and its queued writes ("actorstore-outbox:<name>"), so that a reload
+   * starts from them and sends what was queued.
+   */
+  persist?: { name: string } | null | false;
+  /** Tabs of one name share one connection (Web Locks, BroadcastChannel); persist.name by default. */
+  name?: string;
+  wasm?: WasmSource;
+  /** Values are CBOR bytes in and out, as with open's raw. */
+  raw?: boolean;
+  /** The replica's own replay buffer (its subscriptions' reach). */
+  replayBufferSize?: number;
+  replayBufferBytes?: number;
+  /** The replica's limits: by default the module's largest, so that it holds whatever its server holds. */
+  maxValueBytes?: number;
+  maxDataBytes?: number;
+  /** The WebSocket to use: globalThis.WebSocket by default (Node 20: pass the ws package's). */
+  WebSocket?: WebSocketConstructor;
+  /** The fetch to use: globalThis.fetch by default. */
+  fetch?: typeof fetch;
+  /** Reconnection backoff, doubling from minDelay (250 ms) to maxDelay (10 s), with jitter. */
+  minDelay?: number;
+  maxDelay?: number;
+  /** How long connect waits for the server when nothing is persisted (10 s). */
+  timeout?: number;
+}
+
+export type ReplicaStatus = "online" | "connecting" | "offline";
+
+/** A write not yet acknowledged by the server. */
+export interface PendingWrite<V = any> {
+  /** Its idempotency key. */
+  key: string;
+  op: "insert" | "update" | "updateVersioned" | "delete" | "batch";
+  type?: string;
+  id?: string;
+  value?: V;
+  expected?: number;
+  ops?: BatchOp<V>[];
+  queuedAt: Date;
+  /** Sent, not answered yet. */
+  sending: boolean;
+}
+
+export interface ReplicaEventMap {
+  status: CustomEvent<{ status: ReplicaStatus }>;
+  pending: CustomEvent<{ pendingWrites: number }>;
+  /** The replica replaced its state with a fresh snapshot; its subscriptions ended with RESTORED. */
+  resync: CustomEvent<{ reason: "COMPACTED" | "RESTORED" | "DIVERGED" | "SERVER_CHANGED"; sequence: number }>;
+  /** A write settled — this page's, another tab's, or one queued before a reload. */
+  settled: CustomEvent<{ write: PendingWrite; result?: Actor | BatchResult[]; error?: ActorStoreError }>;
+  /** A failure the replica recovers from by itself (a refused watch, an unreachable server). */
+  error: CustomEvent<{ error: ActorStoreError }>;
+}
+
+/** A replica: reads and subscriptions local and synchronous, writes sent to the server. */
+export interface Replica extends EventTarget {
+  get<V = any>(type: string, id: string): Actor<V> | undefined;
+  getAll<V = any>(type: string): Actor<V>[];
+  changes<V = any>(since: number, options?: ChangesOptions): ChangesPage<V>;
+  stats(): Stats;
+  snapshot(): Uint8Array;
+  /** The replica's feed: the server's events; a re-sync ends subscriptions with RESTORED. */
+  subscribe<V = any>(
+    options: SubscribeOptions,
+    onEvent: (event: ChangeEvent<V>) => void,
+    onError?: (error: ActorStoreError) => void,
+  ): () => void;
+  watch<V = any>(options?: SubscribeOptions): AsyncIterableIterator<ChangeEvent<V>>;
+
+  /** Resolves with the committed actor once the replica has applied it. */
+  insert<V = any>(type: string, id: string, value: V): Promise<Actor<V>>;
+  update<V = any>(type: string, id: string, value: V): Promise<Actor<V>>;
+  /** Rejects with VERSION_MISMATCH (expected, actual) when the server has another version. */
+  updateVersioned<V = any>(type: string, id: string, value: V, expected: number): Promise<Actor<V>>;
+  delete<V = any>(type: string, id: string): Promise<Actor<V> | undefined>;
+  batch<V = any>(ops: BatchOp[]): Promise<BatchResult<V>[]>;
+
+  readonly status: ReplicaStatus;
+  /** Writes not yet acknowledged by the server, in the order they go out (every tab's). */
+  readonly pendingWrites: PendingWrite[];
+  /** Stops following the server; writes not acknowledged reject with CLOSED (persisted ones stay queued). */
+  close(): Promise<void>;
+  readonly closed: boolean;
+
+  addEventListener<K extends keyof ReplicaEventMap>(type: K, listener: (event: ReplicaEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof ReplicaEventMap>(type: K, listener: (event: ReplicaEventMap[K]) => void,
+    options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }

@@ -22,7 +22,9 @@ const (
 	silenceWait = 50 * time.Millisecond
 )
 
-// TestConformance runs every vector of vectors/*.json on both engines.
+// TestConformance runs every vector of vectors/*.json on both engines,
+// embedded and through the HTTP server and client (TestConformanceCluster
+// on a cluster).
 func TestConformance(t *testing.T) {
 	files, err := loadVectorFiles()
 	if err != nil {
@@ -36,8 +38,39 @@ func TestConformance(t *testing.T) {
 					if !v.runsOn("go") {
 						t.Skipf("vector is for hosts %v", v.Hosts)
 					}
-					for _, e := range engines {
-						t.Run(e.String(), func(t *testing.T) { runVector(t, f, v, e) })
+					for _, tg := range targets {
+						if !tg.cluster {
+							t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestConformanceCluster runs every vector on a 3-node Raft cluster, each
+// call through the next node (spread), the vectors in parallel: a vector
+// mostly waits, for its cluster's first election and for fsyncs. No
+// vector differs: the leader stamps each command with the vector's clock
+// (every node is given it), and a follower forwards writes and answers
+// reads after the read barrier, with the leader's values and errors.
+func TestConformanceCluster(t *testing.T) {
+	files, err := loadVectorFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		t.Run(f.Name, func(t *testing.T) {
+			for i := range f.Vectors {
+				v := &f.Vectors[i]
+				t.Run(v.Name, func(t *testing.T) {
+					if !v.runsOn("go") {
+						t.Skipf("vector is for hosts %v", v.Hosts)
+					}
+					t.Parallel()
+					for _, tg := range clusterTargets {
+						t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
 					}
 				})
 			}
@@ -47,11 +80,11 @@ func TestConformance(t *testing.T) {
 
 // runVector runs the steps of v on a fresh store, stopping at the first
 // step that differs from its expectation.
-func runVector(t *testing.T, f *vectorFile, v *vector, e host.Engine) {
-	r := newRunner(t, e, v.Options)
+func runVector(t *testing.T, f *vectorFile, v *vector, tg target) {
+	r := newRunner(t, tg, v.Options)
 	for i := range v.Steps {
 		if err := r.step(i, &v.Steps[i]); err != nil {
-			t.Fatalf("%s: vector %q: step %d (%s) on engine %v: %v", f.path, v.Name, i, v.Steps[i].Op, e, err)
+			t.Fatalf("%s: vector %q: step %d (%s) on %v: %v", f.path, v.Name, i, v.Steps[i].Op, tg, err)
 		}
 	}
 }
@@ -59,20 +92,20 @@ func runVector(t *testing.T, f *vectorFile, v *vector, e host.Engine) {
 // runner runs the steps of one vector against one store.
 type runner struct {
 	ctx   context.Context
-	store *host.Store
+	store host.API
 	now   atomic.Int64 // the clock, in Unix milliseconds
 }
 
 // newRunner opens a store with the vector's options and a clock the steps
 // set.
-func newRunner(t testing.TB, e host.Engine, o *vectorOptions) *runner {
+func newRunner(t testing.TB, tg target, o *vectorOptions) *runner {
 	r := &runner{ctx: context.Background()}
 	ho := host.Options{Clock: func() time.Time { return time.UnixMilli(r.now.Load()) }}
 	if o != nil {
 		ho.ReplayBufferSize, ho.ReplayBufferBytes = o.ReplayBufferSize, o.ReplayBufferBytes
 		ho.MaxValueBytes, ho.MaxDataBytes = o.MaxValueBytes, o.MaxDataBytes
 	}
-	r.store = openStore(t, e, ho)
+	r.store = openTarget(t, tg, ho)
 	return r
 }
 

@@ -1,7 +1,10 @@
 // Package tests holds Actor Store's cross-engine tests: the conformance
 // vectors in vectors/*.json (shared with the JavaScript hosts) and their Go
 // runner, a randomized model test and a concurrency hammer test. Every test
-// runs against both host engines, EngineNative and EngineWASM.
+// runs against both host engines, EngineNative and EngineWASM; the
+// conformance vectors, the model test and the hammer also run through the
+// HTTP server (package server) and the Go client (package client) on
+// loopback (targets_test.go).
 //
 // Run them with
 //

@@ -28,16 +28,17 @@ var hammerActors = []mkey{{"counter", "a"}, {"counter", "b"}, {"gauge", "a"}, {"
 
 var hammerTypes = []string{"counter", "gauge"}
 
-// TestHammer runs the hammer on both engines.
+// TestHammer runs the hammer on both engines, embedded and through the
+// HTTP server and client.
 func TestHammer(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.String(), func(t *testing.T) { hammer(t, e) })
+	for _, tg := range targets {
+		t.Run(tg.String(), func(t *testing.T) { hammer(t, tg) })
 	}
 }
 
-func hammer(t *testing.T, e host.Engine) {
+func hammer(t *testing.T, tg target) {
 	ctx := context.Background()
-	s := openStore(t, e, host.Options{ReplayBufferSize: 100_000})
+	s := openTarget(t, tg, host.Options{ReplayBufferSize: 100_000})
 	subs := map[string]*collector{}
 	for _, typ := range hammerTypes {
 		subs[typ] = subscribe(t, s, typ)
@@ -63,7 +64,7 @@ func hammer(t *testing.T, e host.Engine) {
 
 // runWorkers runs the incrementing goroutines and returns the successful
 // compare-and-swaps per actor and the conflicts retried.
-func runWorkers(t *testing.T, s *host.Store) (map[mkey]int, int64) {
+func runWorkers(t *testing.T, s host.API) (map[mkey]int, int64) {
 	wins := make([]atomic.Int64, len(hammerActors))
 	var conflicts atomic.Int64
 	var wg sync.WaitGroup
@@ -92,7 +93,7 @@ func runWorkers(t *testing.T, s *host.Store) (map[mkey]int, int64) {
 
 // increment adds one to a counter with get and compare-and-swap, retrying
 // on version mismatches, and returns how many it retried.
-func increment(s *host.Store, k mkey) (int, error) {
+func increment(s host.API, k mkey) (int, error) {
 	ctx := context.Background()
 	for retries := 0; ; retries++ {
 		a, ok, err := s.Get(ctx, k.typ, k.id)
@@ -120,7 +121,7 @@ func increment(s *host.Store, k mkey) (int, error) {
 
 // checkCounters checks that each counter's version and value equal its
 // successful compare-and-swaps.
-func checkCounters(t *testing.T, s *host.Store, wins map[mkey]int) {
+func checkCounters(t *testing.T, s host.API, wins map[mkey]int) {
 	for _, k := range hammerActors {
 		a, ok, err := s.Get(context.Background(), k.typ, k.id)
 		var n uint64
@@ -134,7 +135,7 @@ func checkCounters(t *testing.T, s *host.Store, wins map[mkey]int) {
 }
 
 // readFeed reads every event from the start, page by page.
-func readFeed(t *testing.T, s *host.Store) []host.ChangeEvent {
+func readFeed(t *testing.T, s host.API) []host.ChangeEvent {
 	var all []host.ChangeEvent
 	for since := uint64(0); ; {
 		p, err := s.Changes(context.Background(), since, host.Filter{}, 100)
@@ -219,7 +220,7 @@ type collector struct {
 }
 
 // subscribe starts a subscriber of one actor type, from the beginning.
-func subscribe(t *testing.T, s *host.Store, typ string) *collector {
+func subscribe(t *testing.T, s host.API, typ string) *collector {
 	sub, err := s.Subscribe(context.Background(), host.SubscriptionOptions{Filter: host.Filter{ActorType: typ}})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +276,7 @@ func (c *collector) check(t *testing.T, typ string, want []host.ChangeEvent) {
 
 // closeUnderSubscribers closes the store while the subscribers wait in
 // Next, which must then return ErrClosed, as every later call must.
-func closeUnderSubscribers(t *testing.T, s *host.Store, subs map[string]*collector) {
+func closeUnderSubscribers(t *testing.T, s host.API, subs map[string]*collector) {
 	ctx := context.Background()
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)

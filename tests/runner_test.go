@@ -46,7 +46,7 @@ func TestRunnerDetectsMismatch(t *testing.T) {
 	for name, last := range mutations {
 		t.Run(name, func(t *testing.T) {
 			v := parseVector(t, strings.Replace(runnerBase, "LAST", last, 1))
-			for _, e := range engines {
+			for _, e := range targets {
 				r := newRunner(t, e, nil)
 				for i := range v.Steps {
 					err := r.step(i, &v.Steps[i])
@@ -67,7 +67,7 @@ func TestRunnerDetectsMismatch(t *testing.T) {
 func TestRunnerAcceptsBase(t *testing.T) {
 	const last = `{"op": "get", "type": "t", "id": "a", "expect": {"actor": {"type": "t", "id": "a", "value": {"k": [1, "x"]}, "version": 1}}}`
 	v := parseVector(t, strings.Replace(runnerBase, "LAST", last, 1))
-	for _, e := range engines {
+	for _, e := range targets {
 		r := newRunner(t, e, nil)
 		for i := range v.Steps {
 			if err := r.step(i, &v.Steps[i]); err != nil {

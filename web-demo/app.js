@@ -1,33 +1,40 @@
-// A shared task board on one in-page Actor Store. Two clients (A and B)
-// work on the same store, each through its own view: the cards and versions
-// it last loaded. A client writes with updateVersioned and the version it
-// holds, so a client on a stale view gets VERSION_MISMATCH, shown as a
-// conflict it can resolve. Below, a change feed (store.subscribe) and the
-// store's stats.
+// A shared task board, live across browser windows: the page holds a
+// replica of the board's actorstore node (ActorStore.connect) — reads and
+// subscriptions local and synchronous, writes sent to the node, each
+// resolving once this replica has it. Every window is a replica, so two
+// windows see each other's moves live.
+//
+// In each window, two clients (A and B) work on the replica, each through
+// its own view: the cards and versions it last loaded (or, "live", kept
+// current). A client writes with updateVersioned and the version it holds,
+// so a client on a stale view — or an edit queued while the node was
+// stopped and overtaken meanwhile — gets VERSION_MISMATCH, shown as a
+// conflict it can resolve. Below, a change feed (subscribe) and the stats.
 //
 // Actors: type "board", id "main" — { name, columns: [{ id, label }] }
 //         type "card",  id "<client>-<n>" — { title, column, note?, updatedBy }
 //
-// The store is persisted in IndexedDB ("actorstore:demo-board"), so a reload
-// finds the board, its versions, sequence numbers and feed as they were.
-// "Reset board" deletes the saved board and starts again from the seed.
-// When another tab has the board open (LOCKED) or the browser has no
-// IndexedDB, this tab says so and works on an unsaved in-memory board.
+// The replica is persisted ("actorstore:replica:demo-board" and its queue
+// "actorstore-outbox:demo-board"): with the node stopped the board stays
+// readable, also across a reload; edits queue, marked pending, and go out
+// (or come back as conflicts) when the node is back. Tabs of this browser
+// share one connection. "Reset board" restores the node to an empty store
+// (every replica re-syncs) and seeds it again.
 
 import { ActorStore } from "/actorstore/actorstore.js";
 
 // Small on purpose, so that the fill of the replay buffer is visible.
 const CONFIG = { replayBufferSize: 100, replayBufferBytes: 32 * 1024 };
+// Reconnection: quick to notice the server is back.
+const RECONNECT = { minDelay: 200, maxDelay: 3000 };
 const FEED_MAX_ROWS = 500;
 const WASM_URL = "/actorstore/actorstore.wasm";
 const PERSIST_NAME = "demo-board";
 
 let store;
 let board; // the board actor's value, read once at start
-let persisted = false; // the store is saved in IndexedDB
+let persisted = false; // the replica is saved in IndexedDB
 let unsavedReason = ""; // why not, when not
-let saveError = null; // a failed save (the store closed itself)
-let flushing = false; // a flush is being awaited for the indicator
 
 // ---- DOM helpers -------------------------------------------------------
 
@@ -76,7 +83,7 @@ function seed() {
     ["b-1", { title: "Fix flaky login test", column: "doing", note: "Fails about 1 run in 20", updatedBy: "B" }],
     ["a-2", { title: "Release notes for 1.4", column: "done", updatedBy: "A" }],
   ];
-  store.batch([
+  return store.batch([
     { op: "insert", type: "board", id: "main", value: {
       name: "Team board",
       columns: [{ id: "todo", label: "To do" }, { id: "doing", label: "Doing" }, { id: "done", label: "Done" }],
@@ -113,6 +120,7 @@ class Client {
     this.stopLive = null;
     this.liveQueued = false;
     this.dragging = null;
+    this.pending = new Map(); // card id → what this client sent and waits for
   }
 
   // refresh reloads the view from the store.
@@ -135,6 +143,11 @@ class Client {
         });
       }, (err) => {
         this.stopLive = null;
+        if (err.code === "RESTORED") {
+          // The replica re-synced from a snapshot: follow it from there.
+          this.setLive(true);
+          return;
+        }
         notice(`Client ${this.name}: live updates ended (${err.code}); refresh to reload.`);
         this.render();
         changed();
@@ -148,27 +161,44 @@ class Client {
   }
 
   // ---- writes ----
+  //
+  // Writes go to the node and resolve once this replica has applied them;
+  // until then (and while the node is stopped) the card shows them pending.
 
-  add(title, column) {
+  // send runs a write for card id, marked pending until it settles.
+  async send(id, what, write) {
+    this.pending.set(id, what);
+    this.render();
+    changed();
+    try {
+      return await write();
+    } finally {
+      this.pending.delete(id);
+      changed();
+    }
+  }
+
+  async add(title, column) {
     const value = { title, column, updatedBy: this.name };
     for (;;) {
       const id = `${this.name.toLowerCase()}-${this.nextId++}`;
+      if (store.get("card", id)) continue;
       try {
-        store.insert("card", id, value);
+        await this.send(id, { add: value }, () => store.insert("card", id, value));
         announce(`Client ${this.name} added “${title}”.`);
         this.afterWrite();
         return id;
       } catch (e) {
-        if (e.code !== "ALREADY_EXISTS") throw e; // ids seeded or made by an earlier page state
+        if (e.code !== "ALREADY_EXISTS") throw e; // made meanwhile by another window
       }
     }
   }
 
   // change writes intent (a partial card value) over the card as this
   // client holds it, expecting the version it holds.
-  change(id, intent) {
+  async change(id, intent) {
     const held = this.cards.get(id);
-    if (!held) return;
+    if (!held || this.pending.has(id)) return;
     const mine = withChange(held.value, intent, this.name);
     if (Object.keys(intent).every((k) => (held.value[k] ?? "") === (mine[k] ?? ""))) {
       announce(`Client ${this.name}: nothing to change on “${held.value.title}”.`);
@@ -176,8 +206,9 @@ class Client {
       this.render();
       return;
     }
+    this.editing = null;
     try {
-      store.updateVersioned("card", id, mine, held.version);
+      await this.send(id, { change: intent }, () => store.updateVersioned("card", id, mine, held.version));
       announce(`Client ${this.name}: “${mine.title}” ${describe(intent)} saved (version ${held.version + 1}).`);
       this.conflict = null;
       this.afterWrite();
@@ -192,12 +223,11 @@ class Client {
     }
   }
 
-  // remove deletes a card if it is still at the version this client holds.
-  // The store's delete is unconditional, but this page is single-threaded
-  // and the store synchronous: nothing can write between get and delete.
-  remove(id) {
+  // remove deletes a card if it is still at the version this client holds
+  // as far as this replica knows (a delete is not conditional on the node).
+  async remove(id) {
     const held = this.cards.get(id);
-    if (!held) return;
+    if (!held || this.pending.has(id)) return;
     const current = store.get("card", id);
     if (!current) {
       announce(`Client ${this.name}: “${held.value.title}” was already deleted.`);
@@ -205,7 +235,7 @@ class Client {
     } else if (current.version !== held.version) {
       this.showConflict({ kind: "delete", id, mine: held.value, expected: held.version, actual: current.version });
     } else {
-      store.delete("card", id);
+      await this.send(id, { remove: true }, () => store.delete("card", id));
       announce(`Client ${this.name} deleted “${held.value.title}”.`);
       this.conflict = null;
       this.afterWrite();
@@ -223,7 +253,7 @@ class Client {
     c.theirs = store.get("card", c.id); // undefined when deleted
     this.conflict = c;
     announce(`Client ${this.name}: conflict on “${c.mine.title}”: expected version ${c.expected}, ` +
-      (c.deleted ? "but the card was deleted." : `but the store has version ${c.actual}.`));
+      (c.deleted ? "but the card was deleted." : `but the board has version ${c.actual}.`));
     this.render();
     $(".conflict button", this.root)?.focus();
   }
@@ -242,19 +272,20 @@ class Client {
     }
   }
 
-  overwrite() {
+  async overwrite() {
     const c = this.conflict;
+    this.conflict = null;
     try {
       if (c.kind === "delete") {
         const cur = store.get("card", c.id);
         if (cur && cur.version !== c.actual) {
           return this.showConflict({ ...c, expected: c.actual, actual: cur.version });
         }
-        if (cur) store.delete("card", c.id);
+        if (cur) await this.send(c.id, { remove: true }, () => store.delete("card", c.id));
       } else if (c.deleted) {
-        store.insert("card", c.id, c.mine); // re-create it as this client had it
+        await this.send(c.id, { add: c.mine }, () => store.insert("card", c.id, c.mine)); // re-create it as this client had it
       } else {
-        store.updateVersioned("card", c.id, c.mine, c.actual);
+        await this.send(c.id, { change: c.intent }, () => store.updateVersioned("card", c.id, c.mine, c.actual));
       }
     } catch (e) {
       if (e.code === "VERSION_MISMATCH") return this.showConflict({ ...c, expected: e.expected, actual: e.actual });
@@ -263,7 +294,6 @@ class Client {
       throw e;
     }
     announce(`Client ${this.name}: overwrote “${c.mine.title}”.`);
-    this.conflict = null;
     this.afterWrite();
   }
 
@@ -306,7 +336,7 @@ class Client {
     el.classList.toggle("stale", behind > 0);
     const mode = this.stopLive ? "live" : "snapshot";
     el.textContent = behind > 0
-      ? `${mode} at #${this.seen} · ${behind} newer change${behind === 1 ? "" : "s"} in the store`
+      ? `${mode} at #${this.seen} · ${behind} newer change${behind === 1 ? "" : "s"} on the board`
       : `${mode} at #${this.seen} · up to date`;
   }
 
@@ -349,10 +379,10 @@ class Client {
       h("p", {}, "You expected version ", h("b", { "data-testid": "conflict-expected" }, String(c.expected)),
         c.deleted
           ? [", but the card was ", h("b", { "data-testid": "conflict-actual" }, "deleted"), " by someone else."]
-          : [", but the store has version ", h("b", { "data-testid": "conflict-actual" }, String(c.actual)),
+          : [", but the board has version ", h("b", { "data-testid": "conflict-actual" }, String(c.actual)),
             t ? ` (changed by Client ${t.updatedBy}).` : "."]),
       rows.length ? h("table", { class: "diff" },
-        h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "visually-hidden" }, "Field")), h("th", { scope: "col" }, "Yours"), h("th", { scope: "col" }, "In the store"))),
+        h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "visually-hidden" }, "Field")), h("th", { scope: "col" }, "Yours"), h("th", { scope: "col" }, "On the board"))),
         h("tbody", {}, rows)) : "",
       h("div", { class: "conflict-actions" },
         c.deleted ? "" : h("button", { type: "button", "data-testid": "conflict-retry", onclick: () => this.retry() },
@@ -365,6 +395,7 @@ class Client {
   columns() {
     return h("div", { class: "columns" }, board.columns.map((col, i) => {
       const cards = [...this.cards.values()].filter((a) => a.value.column === col.id);
+      const adding = [...this.pending].filter(([id, w]) => w.add && w.add.column === col.id && !this.cards.has(id));
       const list = h("ul", { class: "card-list", "aria-labelledby": `col-${this.name}-${col.id}`,
         ondragover: (e) => { if (this.dragging) { e.preventDefault(); list.classList.add("drop"); } },
         ondragleave: () => list.classList.remove("drop"),
@@ -374,45 +405,56 @@ class Client {
           const id = this.dragging;
           this.dragging = null;
           if (id && this.cards.get(id)?.value.column !== col.id) this.change(id, { column: col.id });
-        } }, cards.map((a) => this.card(a, i)));
+        } }, cards.map((a) => this.card(a, i)), adding.map(([id, w]) => this.pendingCard(id, w.add)));
       return h("section", { class: "column", "data-testid": `column-${col.id}` },
         h("h3", { id: `col-${this.name}-${col.id}` }, col.label, h("span", { class: "count" }, String(cards.length))),
         list,
-        cards.length ? "" : h("p", { class: "empty" }, "No cards"));
+        cards.length || adding.length ? "" : h("p", { class: "empty" }, "No cards"));
     }));
+  }
+
+  // pendingCard is a card this client added that the node has not taken yet.
+  pendingCard(id, v) {
+    return h("li", { class: "card pending", "data-testid": `card-${id}`, dataset: { id, pending: "add" } },
+      h("div", { class: "card-head" }, h("span", { class: "card-title", "data-testid": "card-title" }, v.title)),
+      h("p", { class: "pending-note", "data-testid": "pending-note" }, "Waiting for the server to add it"));
   }
 
   card(a, colIndex) {
     const v = a.value;
     const cols = board.columns;
     const conflicted = this.conflict?.id === a.id;
+    const pending = this.pending.get(a.id);
     if (this.editing?.id === a.id) return this.editCard(a);
     const move = (d) => {
       const to = cols[colIndex + d];
       return h("button", { type: "button", class: "icon", "data-testid": d < 0 ? "move-left" : "move-right",
-        "data-focus": `${a.id}:${d}`, disabled: !to, "aria-label": to ? `Move “${v.title}” to ${to.label}` : undefined,
+        "data-focus": `${a.id}:${d}`, disabled: !to || !!pending, "aria-label": to ? `Move “${v.title}” to ${to.label}` : undefined,
         title: to ? `Move to ${to.label}` : undefined, onclick: () => this.change(a.id, { column: to.id }) },
       d < 0 ? "←" : "→");
     };
-    return h("li", { class: `card${conflicted ? " conflicted" : ""}`, "data-testid": `card-${a.id}`, draggable: "true",
-      dataset: { id: a.id, version: a.version, column: v.column },
+    const waiting = pending && (pending.remove ? "delete" : pending.change ? describe(pending.change) : "add");
+    return h("li", { class: `card${conflicted ? " conflicted" : ""}${pending ? " pending" : ""}`, "data-testid": `card-${a.id}`,
+      draggable: pending ? "false" : "true", "aria-busy": pending ? "true" : undefined,
+      dataset: { id: a.id, version: a.version, column: v.column, pending: waiting || undefined },
       ondragstart: (e) => { this.dragging = a.id; e.dataTransfer.setData("text/plain", a.id); e.dataTransfer.effectAllowed = "move"; },
       ondragend: () => { this.dragging = null; } },
     h("div", { class: "card-head" },
       h("span", { class: "card-title", "data-testid": "card-title" }, v.title),
       h("span", { class: "version", title: `version ${a.version}`, "data-testid": "card-version" }, `v${a.version}`)),
     v.note ? h("p", { class: "card-note", "data-testid": "card-note" }, v.note) : "",
+    pending ? h("p", { class: "pending-note", "data-testid": "pending-note" }, `Waiting for the server: ${waiting}`) : "",
     h("div", { class: "card-foot" },
       h("span", { class: "card-meta" }, h("span", { class: `badge small by-${v.updatedBy}`, title: `last changed by Client ${v.updatedBy}` }, v.updatedBy), h("code", {}, a.id)),
       h("span", { class: "card-actions" },
         move(-1),
-        h("button", { type: "button", class: "icon", "data-testid": "edit", "data-focus": `${a.id}:edit`,
+        h("button", { type: "button", class: "icon", "data-testid": "edit", "data-focus": `${a.id}:edit`, disabled: !!pending,
           "aria-label": `Edit “${v.title}”`, title: "Edit", onclick: () => {
             this.editing = { id: a.id, title: v.title, note: v.note ?? "" };
             this.render();
             $(`[data-focus="${CSS.escape(`${a.id}:edit-title`)}"]`, this.root)?.focus();
           } }, "✎"),
-        h("button", { type: "button", class: "icon", "data-testid": "delete", "data-focus": `${a.id}:delete`,
+        h("button", { type: "button", class: "icon", "data-testid": "delete", "data-focus": `${a.id}:delete`, disabled: !!pending,
           "aria-label": `Delete “${v.title}”`, title: "Delete", onclick: () => this.remove(a.id) }, "✕"),
         move(1))));
   }
@@ -470,9 +512,12 @@ class Feed {
     const filter = this.filter();
     this.from = store.stats().oldestSequence;
     this.stop = store.subscribe({ from: "beginning", ...filter }, (ev) => this.append(ev), (err) => {
-      // Fell out of the replay buffer (a burst larger than it): start over.
+      // Fell out of the replay buffer (a burst larger than it), or the
+      // replica re-synced from a snapshot: start over.
       this.stop = null;
-      notice(`The feed fell behind the replay buffer (${err.code}: wanted #${err.requested}, oldest #${err.oldest}); restarted.`);
+      if (err.code === "COMPACTED") {
+        notice(`The feed fell behind the replay buffer (${err.code}: wanted #${err.requested}, oldest #${err.oldest}); restarted.`);
+      }
       this.subscribe();
     });
     this.root.dataset.filter = `${filter.actorType}|${filter.keyPrefix}`;
@@ -495,6 +540,7 @@ class Feed {
     if (this.rows.childElementCount > FEED_MAX_ROWS) this.rows.firstElementChild.remove();
     if (atBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
     this.renderStatus();
+    changed(); // the stats follow every event, this window's or another's
   }
 
   renderStatus() {
@@ -539,7 +585,7 @@ function changed() {
 }
 
 function renderStats() {
-  renderSave();
+  renderSync();
   if (!store || store.closed) return;
   const s = store.stats();
   const set = (id, text) => { $(`[data-testid="${id}"]`).textContent = text; };
@@ -558,43 +604,51 @@ function renderStats() {
   for (const c of clients) c.renderStatus(s.currentSequence);
 }
 
-// renderSave shows whether the board is saved, and waits for the pending
-// writes (store.flush) to show "saved" once they are committed.
-function renderSave() {
-  const el = $('[data-testid="save-status"]');
+// renderSync shows the replica's connection and the writes waiting for
+// the server (every tab's).
+function renderSync() {
+  const el = $('[data-testid="sync-badge"]');
   if (!store) return;
-  const n = persisted && !saveError ? store.pendingWrites : 0;
+  const status = store.closed ? "offline" : store.status;
+  const n = store.closed ? 0 : store.pendingWrites.length;
+  el.dataset.status = status;
   el.dataset.pending = n;
-  if (!persisted) {
-    el.dataset.state = "memory";
-    el.textContent = "Not saved";
-    el.title = unsavedReason;
-  } else if (saveError) {
-    el.dataset.state = "failed";
-    el.textContent = "Saving failed";
-    el.title = saveError.message;
-  } else if (n > 0) {
-    el.dataset.state = "pending";
-    el.textContent = `Saving ${n} change${n === 1 ? "" : "s"}…`;
-    el.title = "";
-  } else {
-    el.dataset.state = "saved";
-    el.textContent = "Saved in this browser";
-    el.title = `IndexedDB database actorstore:${PERSIST_NAME}`;
+  const label = { online: "Online", connecting: "Connecting…", offline: "Offline" }[status];
+  el.textContent = n ? `${label} · ${n} pending` : label;
+  el.title = status === "online"
+    ? "Following the board's server live"
+    : "The server cannot be reached: the board is this browser's copy; edits wait and go out when it is back";
+  const sw = $('[data-testid="node-switch"]');
+  sw.textContent = nodeRunning ? "Stop server" : "Start server";
+  sw.dataset.running = nodeRunning;
+}
+
+let nodeRunning = true;
+
+// checkNode reads whether the board's server runs (its switch's label).
+async function checkNode() {
+  try {
+    nodeRunning = (await (await fetch("/demo/node")).json()).running;
+  } catch {
+    // web-demo itself is gone: keep the label
   }
-  if (n > 0 && !flushing) {
-    flushing = true;
-    const s = store;
-    s.flush().then(() => {
-      flushing = false;
-      renderSave();
-    }, (err) => {
-      flushing = false;
-      if (s !== store) return;
-      saveError = err;
-      notice(`Saving to IndexedDB failed (${err.code}); the store closed itself. Reload to continue from what was saved.`);
-      renderSave();
-    });
+  renderSync();
+}
+
+// switchNode stops or starts the board's server (web-demo's own switch):
+// pull the plug and watch the replicas carry on.
+async function switchNode() {
+  const sw = $('[data-testid="node-switch"]');
+  sw.disabled = true;
+  try {
+    await checkNode(); // another window may have switched it
+    const res = await fetch(`/demo/node/${nodeRunning ? "stop" : "start"}`, { method: "POST" });
+    if (!res.ok) throw new Error(await res.text());
+    nodeRunning = (await res.json()).running;
+    announce(nodeRunning ? "The server is back." : "The server is stopped: edits wait, marked pending.");
+  } finally {
+    sw.disabled = false;
+    renderSync();
   }
 }
 
@@ -611,40 +665,92 @@ function fatal(err) {
   console.error(err);
 }
 
-// openStore opens the persisted board, or when this tab cannot have it
-// (another tab holds it, no IndexedDB) an in-memory one, saying so.
+// openStore connects this page's replica of the board's server: persisted
+// (its IndexedDB copy opens at once, also with the server down), or in
+// memory where the browser has no IndexedDB.
 async function openStore() {
   const t0 = performance.now();
-  saveError = null;
+  const options = { url: location.origin, wasm: WASM_URL, ...CONFIG, ...RECONNECT };
   try {
-    store = await ActorStore.open({ wasm: WASM_URL, ...CONFIG, persist: { name: PERSIST_NAME } });
+    store = await ActorStore.connect({ ...options, persist: { name: PERSIST_NAME } });
     persisted = true;
   } catch (e) {
-    if (e.code !== "LOCKED" && e.code !== "UNAVAILABLE") throw e;
-    store = await ActorStore.open({ wasm: WASM_URL, ...CONFIG });
+    if (e.code !== "UNAVAILABLE" || !/IndexedDB|Web Locks/.test(e.message)) throw e;
+    store = await ActorStore.connect(options);
     persisted = false;
     unsavedReason = e.message;
   }
   const ms = performance.now() - t0;
   const seq = store.stats().currentSequence;
-  $('[data-testid="open-info"]').textContent = `Store opened in ${ms.toFixed(0)} ms ` + (persisted
-    ? (seq ? `(restored from IndexedDB at #${seq})` : "(fetch, compile and instantiate of actorstore.wasm; a new saved board)")
-    : `— this board is NOT saved: ${unsavedReason}`);
+  const how = store.status === "online"
+    ? `in sync with the server at #${seq}`
+    : `offline: this browser's copy at #${seq}; edits wait for the server`;
+  notice(`Replica ready in ${ms.toFixed(0)} ms, ${how}${persisted ? "" : ` — not saved in this browser: ${unsavedReason}`}`);
+  let was = store.status;
+  store.addEventListener("status", () => {
+    if (store.status === "online" && was === "offline") notice(`Online: in sync with the server at #${store.stats().currentSequence}`);
+    else if (store.status === "offline" && was === "online") notice("The server cannot be reached: showing this browser's copy; edits wait for it");
+    was = store.status;
+    changed();
+    checkNode();
+  });
+  store.addEventListener("pending", changed);
+  store.addEventListener("resync", (e) => {
+    notice(`Re-synced from the server's snapshot at #${e.detail.sequence} (${e.detail.reason === "COMPACTED"
+      ? "this copy was too far behind for the server's replay buffer" : e.detail.reason === "RESTORED"
+        ? "the board was reset" : "the server's history changed"}).`);
+    for (const c of clients) c.refresh();
+    changed();
+  });
+  // Edits queued by an earlier visit (or another tab) settle here: their
+  // conflicts are shown, as this page's own are by their client.
+  store.addEventListener("settled", (e) => {
+    const { write, error } = e.detail;
+    if (!error || clients.some((c) => c.pending.has(write.id))) return;
+    const title = write.value?.title ?? write.id;
+    notice(`A queued ${write.op === "updateVersioned" ? "change" : write.op} of “${title}” was refused: ` +
+      (error.code === "VERSION_MISMATCH" ? `version conflict (expected ${error.expected}, the board has ${error.actual})` : error.code) + ".");
+  });
+}
+
+// boardReady resolves once the replica holds the board: seeded by the
+// first page to find the server empty.
+async function boardReady() {
+  for (;;) {
+    if (store.get("board", "main")) return;
+    if (store.status === "online") {
+      try {
+        await seed();
+        return;
+      } catch (e) {
+        if (e.code !== "ALREADY_EXISTS") throw e; // another window seeded it
+      }
+    }
+    notice("Waiting for the board's server…");
+    await new Promise((resolve) => {
+      const stop = store.subscribe({ from: "now" }, () => { stop(); resolve(); });
+      store.addEventListener("status", function on() {
+        store.removeEventListener("status", on);
+        stop();
+        resolve();
+      });
+    });
+  }
 }
 
 let feed;
 
-// start opens the store and (re)builds the clients and the feed on it.
+// start connects the replica and (re)builds the clients and the feed on it.
 async function start() {
   await openStore();
-  if (!store.get("board", "main")) seed();
+  await boardReady();
   board = store.get("board", "main").value;
   $('[data-testid="board-name"]').textContent = board.name;
 
   clients = ["A", "B"].map((n) => new Client(n, $(`[data-testid="client-${n}"]`)));
   for (const c of clients) {
-    // Number new cards after the client's existing ones (add retries on
-    // ALREADY_EXISTS anyway).
+    // Number new cards after the client's existing ones (add skips ids
+    // taken meanwhile anyway).
     const prefix = `${c.name.toLowerCase()}-`;
     for (const a of store.getAll("card")) {
       if (a.id.startsWith(prefix)) c.nextId = Math.max(c.nextId, Number(a.id.slice(prefix.length)) + 1 || 0);
@@ -655,32 +761,41 @@ async function start() {
   renderStats();
 }
 
-// reset deletes the saved board and starts again from the seed; the
-// clients and the feed work on the new store.
+// reset restores the server to an empty store — every window's replica
+// re-syncs — and seeds it again.
 async function reset() {
   const button = $('[data-testid="reset"]');
   button.disabled = true;
-  document.body.dataset.ready = "false";
   try {
-    feed.stop?.();
-    feed.stop = null;
-    for (const c of clients) c.stopLive = null; // close() ends their subscriptions
-    await store.close();
-    if (persisted) await ActorStore.deletePersisted(PERSIST_NAME);
-    await start();
+    const empty = await ActorStore.open({ wasm: WASM_URL });
+    const bytes = empty.snapshot();
+    await empty.close();
+    const resynced = new Promise((resolve) => store.addEventListener("resync", resolve, { once: true }));
+    const res = await fetch("/v1/restore", { method: "POST", body: bytes });
+    if (!res.ok) throw new Error(`resetting the board: ${(await res.json()).message}`);
+    await resynced;
+    await seed().catch((e) => { if (e.code !== "ALREADY_EXISTS") throw e; });
+    for (const c of clients) {
+      c.nextId = 3;
+      c.conflict = null;
+      c.refresh();
+    }
     announce("The board was reset.");
   } finally {
     button.disabled = false;
-    document.body.dataset.ready = "true";
   }
 }
 
 async function main() {
   feed = new Feed($('[data-testid="feed"]'));
+  checkNode();
   await start();
   const button = $('[data-testid="reset"]');
   button.addEventListener("click", () => reset().catch(fatal));
   button.disabled = false;
+  const sw = $('[data-testid="node-switch"]');
+  sw.addEventListener("click", () => switchNode().catch(fatal));
+  sw.disabled = false;
   document.body.dataset.ready = "true";
 }
 

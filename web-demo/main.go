@@ -2,15 +2,22 @@
 // board driven by the JS host (js/actorstore.js) and the same
 // actorstore.wasm the Go host runs.
 //
-//	go run ./web-demo                      # http://localhost:8080
-//	go run ./web-demo -addr 127.0.0.1:0    # any free port; the real one is printed
+//	go build -o /tmp/actorstore ./cmd/actorstore
+//	go run ./web-demo -actorstore /tmp/actorstore   # http://localhost:8080 (./build.sh demo does this)
+//	go run ./web-demo -addr 127.0.0.1:0             # any free port; the real one is printed
+//
+// With -actorstore it runs the board's server: one `actorstore serve` node
+// on a durable store in -data (./demo-data), which every page's replica
+// follows, and which the page can stop and start again ("pull the plug").
 //
 // It serves, from the repository root:
 //
 //	/                 web-demo/ (the app and the e2e test pages; no .go files)
-//	/actorstore/      js/: actorstore.js, wasi.js, actorstore.wasm, … and js/test/
+//	/actorstore/      js/: actorstore.js, lib/, actorstore.wasm, … and js/test/
 //	/vendor/cbor-x/   js/node_modules/cbor-x/ (the page maps "cbor-x" here)
 //	/tests/vectors/   tests/vectors/ (the conformance vectors)
+//	/v1/              the node's HTTP API and watch (proxied: pages reach it on their own origin)
+//	/demo/node        the node's switch: GET {"running"}, POST /demo/node/stop, /demo/node/start
 //
 // Every response says Cache-Control: no-cache, so a rebuilt module or an
 // edited script is picked up on reload. Only files are served (no listings);
@@ -40,6 +47,8 @@ import (
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on (port 0 picks a free one)")
 	rootFlag := flag.String("root", "", "repository root (default: the nearest directory above the working directory holding go.mod and js/)")
+	nodeBin := flag.String("actorstore", "", "the actorstore binary: run the board's server node with it (without it, /v1/ answers 503)")
+	dataDir := flag.String("data", "demo-data", "the board's store directory (with -actorstore)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("web-demo: ")
@@ -58,7 +67,18 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := serve(*addr, h); err != nil {
+	// The board's node: a replay buffer as small as the pages' (100 events,
+	// 32 KiB), so that a page offline for long enough re-syncs.
+	n := &node{bin: *nodeBin, dir: *dataDir, args: []string{"--replay-buffer-size", "100", "--replay-buffer-bytes", "32768"}}
+	if *nodeBin != "" {
+		if err := n.start(); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("the board's actorstore node serves %s, data in %s", n.url(), *dataDir)
+	}
+	err = serve(*addr, withNode(n, h))
+	n.stop()
+	if err != nil {
 		log.Fatal(err)
 	}
 }
@@ -144,9 +164,9 @@ func newHandler(root string) (http.Handler, error) {
 	return &handler{mounts: []mount{
 		{prefix: "/vendor/cbor-x/", dir: j("js/node_modules/cbor-x")},
 		{prefix: "/tests/vectors/", dir: j("tests/vectors")},
-		// The package's own files and its test helpers, not node_modules.
+		// The package's own files (lib/ included) and its test helpers, not node_modules.
 		{prefix: "/actorstore/", dir: j("js"), allow: func(rel string) bool {
-			return !strings.Contains(rel, "/") || strings.HasPrefix(rel, "test/")
+			return !strings.Contains(rel, "/") || strings.HasPrefix(rel, "lib/") || strings.HasPrefix(rel, "test/")
 		}},
 		{prefix: "/", dir: j("web-demo"), allow: func(rel string) bool {
 			return path.Ext(rel) != ".go"

@@ -30,6 +30,7 @@ func fakeRoot(t *testing.T) string {
 		"web-demo/e2e/vectors.html":       "<!doctype html>",
 		"web-demo/.hidden":                secret,
 		"js/actorstore.js":                "export {};",
+		"js/lib/engine.js":                "export {};",
 		"js/package.json":                 "{}",
 		"js/test/vectors.js":              "export {};",
 		"js/test/x.mjs":                   "export {};",
@@ -76,6 +77,7 @@ func TestServesFilesWithTypes(t *testing.T) {
 		{"/e2e/vectors.html", "text/html; charset=utf-8", "<!doctype html>"},
 		{"/actorstore/actorstore.js", "text/javascript; charset=utf-8", "export {};"},
 		{"/actorstore/actorstore.wasm", "application/wasm", "\x00asm\x01\x00\x00\x00"},
+		{"/actorstore/lib/engine.js", "text/javascript; charset=utf-8", "export {};"},
 		{"/actorstore/test/vectors.js", "text/javascript; charset=utf-8", "export {};"},
 		{"/actorstore/test/x.mjs", "text/javascript; charset=utf-8", "export {};"},
 		{"/vendor/cbor-x/index.js", "text/javascript; charset=utf-8", "export * from './encode.js';"},
@@ -111,6 +113,7 @@ func TestNotFound(t *testing.T) {
 		"/.hidden",          // hidden files
 		"/e2e/",             // no listings (and no index.html there)
 		"/actorstore/test/", // no listings
+		"/actorstore/lib/",  // no listings
 		"/actorstore/node_modules/other/index.js", // only the package's files and test/
 		"/actorstore/missing.wasm",
 		"/tests/vectors/",

@@ -267,7 +267,7 @@ func (r *Reader) ReadEvent() core.Event {
 // AppendStats encodes the result of stats.
 func AppendStats(b []byte, s *core.Stats) []byte {
 	for _, v := range [StatsFields]uint64{s.TotalEvents, s.CurrentSequence, s.OldestSequence,
-		s.ReplayEvents, s.ReplayBytes, s.EventsDropped, s.Actors, s.DataBytes} {
+		s.ReplayEvents, s.ReplayBytes, s.EventsDropped, s.Actors, s.DataBytes, s.IdempotencyKeys, s.IdempotencyBytes} {
 		b = le.AppendUint64(b, v)
 	}
 	return b
@@ -276,7 +276,8 @@ func AppendStats(b []byte, s *core.Stats) []byte {
 // ReadStats decodes what AppendStats encodes.
 func (r *Reader) ReadStats() core.Stats {
 	return core.Stats{TotalEvents: r.U64(), CurrentSequence: r.U64(), OldestSequence: r.U64(),
-		ReplayEvents: r.U64(), ReplayBytes: r.U64(), EventsDropped: r.U64(), Actors: r.U64(), DataBytes: r.U64()}
+		ReplayEvents: r.U64(), ReplayBytes: r.U64(), EventsDropped: r.U64(), Actors: r.U64(), DataBytes: r.U64(),
+		IdempotencyKeys: r.U64(), IdempotencyBytes: r.U64()}
 }
 
 // AppendOp encodes one operation of a batch request.

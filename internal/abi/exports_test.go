@@ -95,9 +95,13 @@ func TestOffsets(t *testing.T) {
 	}
 
 	st := AppendStats(nil, &core.Stats{TotalEvents: 81, CurrentSequence: 82, OldestSequence: 83, ReplayEvents: 84,
-		ReplayBytes: 85, EventsDropped: 86, Actors: 87, DataBytes: 88})
+		ReplayBytes: 85, EventsDropped: 86, Actors: 87, DataBytes: 88, IdempotencyKeys: 89, IdempotencyBytes: 90})
+	if len(st) != StatsSize {
+		t.Errorf("stats layout of %d bytes, want %d", len(st), StatsSize)
+	}
 	for off, want := range map[int]uint64{StatsTotalEvents: 81, StatsCurrentSequence: 82, StatsOldestSequence: 83,
-		StatsReplayEvents: 84, StatsReplayBytes: 85, StatsEventsDropped: 86, StatsActors: 87, StatsDataBytes: 88} {
+		StatsReplayEvents: 84, StatsReplayBytes: 85, StatsEventsDropped: 86, StatsActors: 87, StatsDataBytes: 88,
+		StatsIdempotencyKeys: 89, StatsIdempotencyBytes: 90} {
 		if u64At(st, off) != want {
 			t.Errorf("stats field at %d = %d, want %d", off, u64At(st, off), want)
 		}

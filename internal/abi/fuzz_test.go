@@ -33,6 +33,11 @@ type getAllPage struct {
 
 type statusResult struct{ err *core.Error }
 
+type keyedResult struct {
+	rs       []core.Result
+	repeated bool
+}
+
 // batchOps are the operations ReadBatch decodes results for: arg%8 of
 // them, a delete where bit i of arg>>3 is set.
 func batchOps(arg uint32) []core.Op {
@@ -96,6 +101,14 @@ var decoders = []decoder{
 	}, func(v any, _ uint32) []byte { return AppendBatchRequest(nil, v.([]core.Op)) }, true},
 	{"ReadBatch", func(r *Reader, arg uint32) any { return r.ReadBatch(batchOps(arg)) },
 		func(v any, arg uint32) []byte { return AppendBatch(nil, batchOps(arg), v.([]core.Result)) }, false},
+	{"ReadKeyedWrite", func(r *Reader, arg uint32) any {
+		rs, rep := r.ReadKeyedWrite(batchOps(arg))
+		return keyedResult{rs, rep}
+	},
+		func(v any, arg uint32) []byte {
+			k := v.(keyedResult)
+			return AppendKeyedWrite(nil, k.repeated, batchOps(arg), k.rs)
+		}, false},
 	{"ReadReplay", func(r *Reader, _ uint32) any { f, l := r.ReadReplay(); return [2]uint64{f, l} },
 		func(v any, _ uint32) []byte { p := v.([2]uint64); return AppendReplay(nil, p[0], p[1]) }, true},
 	{"ReadSnapshotBegin", func(r *Reader, _ uint32) any { return r.ReadSnapshotBegin() },
@@ -155,6 +168,9 @@ func seeds() [][]byte {
 		AppendBatchRequest(nil, ops),
 		AppendBatch(nil, ops, []core.Result{{Found: true, Sequence: 1}, {Found: true, Actor: core.Actor{Version: 1}, Sequence: 2},
 			{Found: true, Actor: core.Actor{Version: 1, Value: []byte{0xf6}}, Sequence: 3}}),
+		AppendKeyedWrite(nil, true, ops, []core.Result{{Found: true, Sequence: 1}, {Found: true, Actor: core.Actor{Version: 1}, Sequence: 2},
+			{Found: true, Actor: core.Actor{Version: 1, Value: []byte{0xf6}}, Sequence: 3}}),
+		AppendKeyedWrite(nil, false, nil, nil),
 		AppendReplay(nil, 1, 2),
 		AppendSnapshotBegin(nil, &core.SnapshotInfo{Sequence: 1, Actors: 2, Events: 3}),
 		AppendRestoreEnd(nil, &core.Stats{CurrentSequence: 4, Actors: 5}),
@@ -204,6 +220,7 @@ func FuzzReadBatchRequest(f *testing.F)     { fuzzDecoder(f, "ReadBatchRequest")
 func FuzzReadBatchRequestInto(f *testing.F) { fuzzDecoder(f, "ReadBatchRequestInto") }
 func FuzzReadBatch(f *testing.F)            { fuzzDecoder(f, "ReadBatch") }
 func FuzzReadReplay(f *testing.F)           { fuzzDecoder(f, "ReadReplay") }
+func FuzzReadKeyedWrite(f *testing.F)       { fuzzDecoder(f, "ReadKeyedWrite") }
 func FuzzReadSnapshotBegin(f *testing.F)    { fuzzDecoder(f, "ReadSnapshotBegin") }
 func FuzzReadSnapshotNext(f *testing.F)     { fuzzDecoder(f, "ReadSnapshotNext") }
 func FuzzReadRestoreEnd(f *testing.F)       { fuzzDecoder(f, "ReadRestoreEnd") }
@@ -266,6 +283,38 @@ func FuzzReadKeyRequest(f *testing.F) {
 		}
 		if p, err := ReadRequest(in, uint32(min(total, math.MaxUint32))); err != nil || !bytes.Equal(p, in[:total]) {
 			t.Fatalf("ReadRequest: %x, %v", p, err)
+		}
+	})
+}
+
+// FuzzReadKeyedRequest splits arbitrary input buffers as keyed_write
+// requests with arbitrary arguments: never a panic, failures are
+// InvalidArgument, and what it accepts writes back as the bytes it came
+// from, with count operations.
+func FuzzReadKeyedRequest(f *testing.F) {
+	ops := []core.Op{{Kind: core.KindInsert, Type: "t", ID: "x", Value: []byte{0xa0}},
+		{Kind: core.KindDelete, Type: "t", ID: "x"}}
+	req := AppendKeyedRequest(nil, "key", ops)
+	f.Add(req, uint32(3), uint32(2), uint32(len(req)-3), uint32(1))
+	one := AppendKeyedRequest(nil, "k", ops[:1])
+	f.Add(one, uint32(1), uint32(1), uint32(len(one)-1), uint32(0))
+	f.Add(one, uint32(1), uint32(1), uint32(len(one)-1), uint32(2))
+	f.Add([]byte{}, uint32(0), uint32(0), uint32(0), uint32(1))
+	f.Add([]byte("x"), uint32(math.MaxUint32), uint32(math.MaxUint32), uint32(2), uint32(0))
+	f.Fuzz(func(t *testing.T, in []byte, keyLen, count, size, batch uint32) {
+		key, ops, isBatch, err := ReadKeyedRequest(in, keyLen, count, size, batch)
+		if err != nil {
+			if err.Code != core.InvalidArgument || batch == 0 && err.Index != -1 {
+				t.Fatalf("ReadKeyedRequest: %+v", err)
+			}
+			return
+		}
+		total := uint64(keyLen) + uint64(size)
+		if uint32(len(ops)) != count || isBatch != (batch == 1) || batch > 1 || !isBatch && count != 1 || len(key) != int(keyLen) {
+			t.Fatalf("%d bytes, key %d, count %d, batch %d: %d ops, batch %v", len(in), keyLen, count, batch, len(ops), isBatch)
+		}
+		if b := AppendKeyedRequest(nil, key, ops); !bytes.Equal(b, in[:total]) {
+			t.Fatalf("%x splits and writes back as %x", in[:total], b)
 		}
 	})
 }

@@ -113,16 +113,18 @@ const (
 
 // The body of a stats result: StatsFields uint64s.
 const (
-	StatsTotalEvents     = 0
-	StatsCurrentSequence = 8
-	StatsOldestSequence  = 16
-	StatsReplayEvents    = 24
-	StatsReplayBytes     = 32
-	StatsEventsDropped   = 40
-	StatsActors          = 48
-	StatsDataBytes       = 56
-	StatsFields          = 8
-	StatsSize            = 8 * StatsFields
+	StatsTotalEvents      = 0
+	StatsCurrentSequence  = 8
+	StatsOldestSequence   = 16
+	StatsReplayEvents     = 24
+	StatsReplayBytes      = 32
+	StatsEventsDropped    = 40
+	StatsActors           = 48
+	StatsDataBytes        = 56
+	StatsIdempotencyKeys  = 64
+	StatsIdempotencyBytes = 72
+	StatsFields           = 10
+	StatsSize             = 8 * StatsFields
 )
 
 // The body of a replay result.

@@ -69,7 +69,10 @@ export class MapStore {
 
   #table(type, create) {
     let t = this.types.get(type);
-    if (t === undefined && create) this.types.set(type, (t = new Map()));
+    if (t === undefined && create) {
+      t = new Map();
+      this.types.set(type, t);
+    }
     return t;
   }
 

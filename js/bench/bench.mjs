@@ -16,8 +16,9 @@
 // baselines and their semantics are described in baselines.mjs.
 //
 // Also reported: the module's size (raw, gzip), open times in new
-// processes, JS heap bytes allocated per call, and Actor Store's wasm
-// memory once loaded.
+// processes, JS heap bytes allocated per call, Actor Store's wasm memory
+// once loaded, and what a persisted write's mutation record costs encoded
+// in JS against fetched from the module (recordCosts).
 //
 // Method. Each run opens a fresh store of each kind and takes them through
 // one life cycle — insert n actors, get, update, updateVersioned each of
@@ -420,7 +421,7 @@ async function runCycle(kinds, d, calls, label, failures) {
       phase.check(st.store, acc.get(st));
       const ns = acc.get(st).ns / phase.ops;
       st.times[phase.key] = ns;
-      if (phase.items) st.times[phase.key + "PerItem"] = ns / phase.items;
+      if (phase.items) st.times[`${phase.key}PerItem`] = ns / phase.items;
     });
     if (phase.key === "insert") {
       // What the loaded stores hold: JS heap (all stores together; Actor
@@ -625,7 +626,7 @@ async function allocProbe(o) {
     s.close();
   }
   obs.disconnect();
-  process.stdout.write(JSON.stringify(out) + "\n");
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 // ---------------------------------------------------------------------------
@@ -650,6 +651,61 @@ const TARGET = {
   bulk: { maxVsMap: Infinity, text: "< sql.js" },
 };
 
+// recordCosts compares two ways a persisted store could get each write's
+// mutation record (lib/record.js): the JS host encodes it from the request
+// still in the input buffer (what it does), or the module would encode it
+// and the host fetch it with one more export call per write. The second
+// costs at least the call and the copy out, timed here with the cheapest
+// export (abi_version) and a slice of the record's length; the module's
+// own encoding would come on top. Both allocate the record's bytes. Best
+// of 15 rounds of `reps` each (the least disturbed).
+async function recordCosts(d, reps) {
+  const { instantiate } = await import("../lib/load.js");
+  const { Engine } = await import("../lib/engine.js");
+  const calls = await import("../lib/calls.js");
+  const { singleRecord } = await import("../lib/record.js");
+  const { KIND } = await import("../lib/abi.js");
+  const e = new Engine(await instantiate(compiledModule), false, 1 << 20);
+  const best = (f) => {
+    let min = Infinity;
+    for (let round = 0; round < 15; round++) {
+      collect();
+      const t0 = hr();
+      f(round);
+      min = Math.min(min, Number(hr() - t0) / reps);
+    }
+    return min;
+  };
+  const ts = 1_700_000_000_000_000_000n;
+  const writes = d.v0.length;
+  let seq = 0;
+  // An in-memory insert, for scale: fresh ids each round.
+  const insertNs = best((round) => {
+    for (let i = 0; i < reps; i++) {
+      seq = calls.write(e, KIND.insert, "user", `r${round}-${i}`, d.v0[i % writes], 0, ts, false).seq;
+    }
+  });
+  // The request of the last insert is still in the input buffer.
+  const [tl, il, vl] = e.lens;
+  const at = e.in;
+  let bytes = 0;
+  const encodeNs = best(() => {
+    for (let i = 0; i < reps; i++) bytes += singleRecord(seq, ts, KIND.insert, e.u8, at, tl, il, vl).length;
+  });
+  const recordBytes = singleRecord(seq, ts, KIND.insert, e.u8, at, tl, il, vl).length;
+  const callNs = best(() => {
+    for (let i = 0; i < reps; i++) {
+      bytes += e.enter().abi_version();
+      e.view();
+    }
+  });
+  const copyNs = best(() => {
+    for (let i = 0; i < reps; i++) bytes += e.u8.slice(at, at + recordBytes).length;
+  });
+  check(bytes > 0, "record costs: nothing measured");
+  return { insertNs, encodeNs, callNs, copyNs, recordBytes };
+}
+
 function fmtNs(x) {
   if (x === undefined || x === null) return "—";
   return x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1);
@@ -659,8 +715,8 @@ const fmtRatio = (x) => (x === undefined || !Number.isFinite(x) ? "—" : `${x.t
 
 function table(header, rows) {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => String(r[c]).length)));
-  const line = (cells) => "| " + cells.map((x, c) => (c === 0 ? String(x).padEnd(widths[c]) : String(x).padStart(widths[c]))).join(" | ") + " |";
-  const rule = "|" + widths.map((w, c) => "-".repeat(w + 1) + (c === 0 ? "-" : ":")).join("|") + "|";
+  const line = (cells) => `| ${cells.map((x, c) => (c === 0 ? String(x).padEnd(widths[c]) : String(x).padStart(widths[c]))).join(" | ")} |`;
+  const rule = `|${widths.map((w, c) => "-".repeat(w + 1) + (c === 0 ? "-" : ":")).join("|")}|`;
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 
@@ -737,13 +793,14 @@ async function main() {
   }
   const rows = buildRows(med);
 
-  let extra = {};
+  const extra = {};
   if (actorstoreModule) {
     log("module size, open times, allocations…");
     extra.module = moduleSize();
     extra.open = openTimes(o.quick ? 3 : 7);
   }
   extra.allocations = allocations(o);
+  if (actorstoreModule) extra.records = await recordCosts(d, o.quick ? 1000 : 5000);
   // A probe that could not run is a store that failed.
   for (const [what, r] of [["open", extra.open], ["allocations", extra.allocations]]) {
     if (r?.error) failures.push(`${what}: ${r.error}`);
@@ -752,7 +809,7 @@ async function main() {
   // Output
   const out = [];
   out.push(`Actor Store JS benchmark — ${o.n.toLocaleString("en-US")} actors of ~${Math.round(valueBytes.json)}-byte values ` +
-    `(JSON; ${valueBytes.cbor ? valueBytes.cbor.toFixed(0) + " B CBOR" : "CBOR n/a"}), median of ${o.runs} run(s); ` +
+    `(JSON; ${valueBytes.cbor ? `${valueBytes.cbor.toFixed(0)} B CBOR` : "CBOR n/a"}), median of ${o.runs} run(s); ` +
     `Node ${process.version}, ${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length}`);
   out.push("");
   out.push(table(["op", "actorstore ns/op", "Map+clone ns/op", "sql.js ns/op", "ratio vs Map", "ratio vs sql.js", "target", ""],
@@ -765,6 +822,13 @@ async function main() {
       `open, median of ${op.runs.length} new processes: compile ${op.compileMs.toFixed(1)} ms (WebAssembly.compile; V8 compiles ` +
       `functions lazily), instantiate + open ${op.openMs.toFixed(1)} ms (from the compiled Module), first insert + get ` +
       `${op.firstCallsMs.toFixed(1)} ms; a second open from the same Module ${op.reopenMs.toFixed(1)} ms`);
+  }
+  const rc = extra.records;
+  if (rc) {
+    out.push(`mutation records (persisted stores), per single-op write of a ${rc.recordBytes}-byte record: encoded in JS ` +
+      `${fmtNs(rc.encodeNs)} ns; fetched from the module instead, at least ${fmtNs(rc.callNs + rc.copyNs)} ns ` +
+      `(one more export call ${fmtNs(rc.callNs)} + copy out ${fmtNs(rc.copyNs)}, before the module's own encoding): ` +
+      `JS ${fmtRatio(rc.encodeNs / (rc.callNs + rc.copyNs))} of that; an in-memory insert ${fmtNs(rc.insertNs)} ns`);
   }
   const a = extra.allocations;
   if (a.error) out.push(`JS allocations: ${a.error}`);
@@ -785,11 +849,11 @@ async function main() {
   if (failures.length) console.error(["", "WRONG RESULTS:", ...failures].join("\n"));
 
   if (o.json) {
-    writeFileSync(o.json, JSON.stringify({
+    writeFileSync(o.json, `${JSON.stringify({
       date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length,
       options: { n: o.n, runs: o.runs, quick: o.quick, stores: o.stores, ...calls },
       valueBytes, medians: med, runs: results, rows, ...extra, memory, failures,
-    }, null, 2) + "\n");
+    }, null, 2)}\n`);
     log(`wrote ${o.json}`);
   }
   process.exit(failures.length ? 1 : 0);

@@ -30,8 +30,19 @@ export const MAX_REPLAY_BUFFER_SIZE = 10000000;
 export const MAX_VALUE_LIMIT = 67108864;
 export const MAX_DATA_LIMIT = 1610612736;
 
-// The first byte of a mutation record (replay, the IndexedDB log).
+// Idempotency keys: the longest key, the table's default bounds
+// (configure_idempotency; the time to live in nanoseconds) and the largest
+// count it accepts.
+export const MAX_IDEMPOTENCY_KEY_BYTES = 256;
+export const DEFAULT_IDEMPOTENCY_KEYS = 100000;
+export const DEFAULT_IDEMPOTENCY_TTL = 86400000000000;
+export const DEFAULT_IDEMPOTENCY_BYTES = 67108864;
+export const MAX_IDEMPOTENCY_KEYS = 10000000;
+
+// The first byte of a mutation record (replay, the IndexedDB log), and of
+// a keyed write's record, which replay reads too.
 export const RECORD_FORMAT = 1;
+export const RECORD_FORMAT_KEYED = 2;
 
 // The status byte that starts every result. Error offsets count from it;
 // success offsets count from the byte after it (the body).
@@ -119,8 +130,10 @@ export const STATS_REPLAY_BYTES = 32;
 export const STATS_EVENTS_DROPPED = 40;
 export const STATS_ACTORS = 48;
 export const STATS_DATA_BYTES = 56;
-export const STATS_FIELDS = 8;
-export const STATS_SIZE = 64;
+export const STATS_IDEMPOTENCY_KEYS = 64;
+export const STATS_IDEMPOTENCY_BYTES = 72;
+export const STATS_FIELDS = 10;
+export const STATS_SIZE = 80;
 
 // replay.
 export const REPLAY_FIRST = 0;
@@ -133,6 +146,12 @@ export const SNAPSHOT_ACTORS = 8;
 export const SNAPSHOT_EVENTS = 16;
 export const SNAPSHOT_SIZE = 24;
 export const MAX_SNAPSHOT_CHUNK = 16777216;
+
+// keyed_write: repeated (1: a remembered answer, nothing applied), then a
+// batch body: a count, then that many results.
+export const KEYED_REPEATED = 0;
+export const KEYED_COUNT = 1;
+export const KEYED_HEADER = 5;
 
 // restore_end.
 export const RESTORE_SEQUENCE = 0;

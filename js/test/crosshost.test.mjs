@@ -69,7 +69,9 @@ function match(got, want, path = "value") {
     if (typeof got !== "number" || got !== want) fail(want);
   } else if (Array.isArray(want)) {
     if (!Array.isArray(got) || got.length !== want.length) fail(`an array of ${want.length}`);
-    want.forEach((w, i) => match(got[i], w, `${path}[${i}]`));
+    want.forEach((w, i) => {
+      match(got[i], w, `${path}[${i}]`);
+    });
   } else if (want !== null && typeof want === "object") {
     const entries = got instanceof Map ? [...got] : got && Object.getPrototypeOf(got) === Object.prototype ? Object.entries(got) : null;
     if (!entries || entries.length !== Object.keys(want).length || entries.some(([k]) => !Object.hasOwn(want, k))) {
@@ -166,7 +168,7 @@ async function runScript(script, replay, out = {}) {
       if (op.op === "batch") {
         const values = op.ops.map((o, j) => value(i, j, o));
         dump.writes.push(values.map((v) => (v ? hex(v) : null)));
-        op.ops.forEach((o) => types.add(o.type));
+        for (const o of op.ops) types.add(o.type);
         const ops = op.ops.map((o, j) => ({ op: o.op, type: o.type, id: o.id, value: values[j] ?? undefined, expected: o.expected }));
         try {
           const rs = store.batch(ops);
@@ -263,4 +265,92 @@ test("the Go and the JS host write different bytes for some values, and read eac
   assert.notDeepEqual(js.writes, go.writes);
   assert.notDeepEqual(js.events, go.events);
   assert.deepEqual(js.results.map((r) => Object.keys(r)), go.results.map((r) => Object.keys(r)));
+});
+
+// ---- records.json ---------------------------------------------------------------
+
+// The records a persisted JS store logs (in IndexedDB: fake-indexeddb here)
+// for script.json with go_store.json's value bytes, and for one insert at
+// each clock reading of records.json, are the Go host's, byte for byte:
+// one record encoder (lib/record.js, core/record.go) and one clamp of
+// clock readings to int64 nanoseconds (lib/time.js, the Go host's
+// unixNano).
+test("records.json: a persisted JS store logs the Go host's mutation records, byte for byte", async () => {
+  const want = read("records.json");
+  const go = read("go_store.json");
+  assert.equal(go.writes.length, script.ops.length, "go_store.json does not fit script.json: regenerate it");
+  const { IDBFactory, IDBKeyRange } = await import("fake-indexeddb");
+  const saved = { indexedDB: globalThis.indexedDB, IDBKeyRange: globalThis.IDBKeyRange, navigator: globalThis.navigator };
+  globalThis.indexedDB = new IDBFactory();
+  globalThis.IDBKeyRange = IDBKeyRange;
+  // navigator.locks as the store uses it: one holder per name.
+  const held = new Set();
+  const locks = {
+    async request(name, _options, callback) {
+      if (held.has(name)) return callback(null);
+      held.add(name);
+      try {
+        return await callback({ name });
+      } finally {
+        held.delete(name);
+      }
+    },
+  };
+  Object.defineProperty(globalThis, "navigator", { value: { locks }, configurable: true, writable: true });
+  try {
+    let now = 0;
+    const store = await ActorStore.open({ wasm, raw: true, clock: () => now, persist: { name: "records" } });
+    const raw = (h) => (h === null ? undefined : fromHex(h));
+    script.ops.forEach((op, i) => {
+      now = op.time;
+      try {
+        if (op.op === "batch") {
+          store.batch(op.ops.map((o, j) => ({ op: o.op, type: o.type, id: o.id, value: raw(go.writes[i][j]), expected: o.expected })));
+        } else if (op.op === "updateVersioned") {
+          store.updateVersioned(op.type, op.id, raw(go.writes[i][0]), op.expected);
+        } else if (op.op === "delete") {
+          store.delete(op.type, op.id);
+        } else {
+          store[op.op](op.type, op.id, raw(go.writes[i][0]));
+        }
+      } catch (e) {
+        if (!e.code) throw e; // the script's failing operations log nothing
+      }
+    });
+    want.times.forEach((ms, i) => {
+      now = ms;
+      store.insert("time", `${i}`, Uint8Array.of(0xf6));
+    });
+    await store.close();
+    const db = await new Promise((resolve, reject) => {
+      const r = indexedDB.open("actorstore:records");
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const values = await new Promise((resolve, reject) => {
+      const r = db.transaction("log", "readonly").objectStore("log").getAll();
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    db.close();
+    // Each value holds records, each prefixed by its length (a uvarint).
+    const got = [];
+    for (const v of values) {
+      for (let p = 0; p < v.length;) {
+        let n = 0;
+        for (let mul = 1; ; mul *= 128) {
+          const c = v[p++];
+          n += (c & 127) * mul;
+          if (c < 128) break;
+        }
+        got.push(hex(v.subarray(p, p + n)));
+        p += n;
+      }
+    }
+    assert.ok(want.records.length >= want.times.length + 10, "records.json holds too few records to compare");
+    assert.deepEqual(got, want.records, "the JS host logs other records than the Go host's records.json");
+  } finally {
+    Object.assign(globalThis, { indexedDB: saved.indexedDB, IDBKeyRange: saved.IDBKeyRange });
+    Object.defineProperty(globalThis, "navigator", { value: saved.navigator, configurable: true, writable: true });
+  }
 });

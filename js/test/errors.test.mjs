@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ActorStore, ActorStoreError, RawCBOR } from "../actorstore.js";
-import { open, wasm, tick, assertCode, throwsCode, rejectsCode } from "./helpers.mjs";
+import { open, wasm, tick, throwsCode, rejectsCode } from "./helpers.mjs";
 
 const DETAILS = ["expected", "actual", "requested", "oldest", "index"];
 
@@ -196,7 +196,7 @@ test("a clock that throws fails the write but does not kill the store", async (t
   assert.equal(store.stats().currentSequence, 2);
 });
 
-test("a closed store throws CLOSED from every method; close is idempotent", async (t) => {
+test("a closed store throws CLOSED from every method; close is idempotent", async () => {
   const store = await ActorStore.open({ wasm });
   store.insert("t", "a", 1);
   assert.equal(store.closed, false);

@@ -54,11 +54,11 @@ test("a value of exactly 1 MiB (the default limit) is stored whole; one byte mor
 
 test("a decoded string of exactly 1 MiB round-trips in normal mode", async (t) => {
   const store = await open(t);
-  const s = "é".repeat((MiB - 5) / 2 - 1) + "abc"; // 0x7a, 4 length bytes, 2^20 - 5 bytes of UTF-8
+  const s = `${"é".repeat((MiB - 5) / 2 - 1)}abc`; // 0x7a, 4 length bytes, 2^20 - 5 bytes of UTF-8
   assert.equal(encodeValue(s).length, MiB);
   store.insert("big", "s", s);
   assert.equal(store.get("big", "s").value, s);
-  throwsCode(() => store.insert("big", "t", s + "x"), "VALUE_TOO_LARGE");
+  throwsCode(() => store.insert("big", "t", `${s}x`), "VALUE_TOO_LARGE");
 });
 
 test("with maxValueBytes 16 MiB, 16 MiB values are stored and read back whole", async (t) => {
@@ -85,8 +85,8 @@ test("Unicode ids are kept exactly (no normalization) and ordered by UTF-8 bytes
   const store = await open(t);
   const ids = ["z", "é" /* U+00E9 */, "e\u0301" /* e + combining acute */, "\uE000", "\uFFFF", "\u{10000}",
     "😀", "😀👍", "👩‍👩‍👧" /* ZWJ sequence */, "日本語", "שלום", "a\u0000b", "𝄞music", "\u{10FFFF}"];
-  ids.forEach((id, i) => store.insert("ü", id, i));
-  ids.forEach((id, i) => assert.equal(store.get("ü", id)?.value, i, `get ${JSON.stringify(id)}`));
+  for (const [i, id] of ids.entries()) store.insert("ü", id, i);
+  for (const [i, id] of ids.entries()) assert.equal(store.get("ü", id)?.value, i, `get ${JSON.stringify(id)}`);
   assert.equal(store.get("ü", "e"), undefined);
   assert.equal(store.get("ü", "é".normalize("NFD"))?.value, ids.indexOf("e\u0301"));
   const got = store.getAll("ü").map((a) => a.id);
@@ -104,7 +104,7 @@ test("key limits count UTF-8 bytes: 256 four-byte emoji fill an id, 64 a type", 
   const store = await open(t);
   store.insert("😀".repeat(64), "😀".repeat(256), 1);
   throwsCode(() => store.insert("😀".repeat(65), "a", 1), "INVALID_KEY");
-  throwsCode(() => store.insert("t", "😀".repeat(256) + "a", 1), "INVALID_KEY");
+  throwsCode(() => store.insert("t", `${"😀".repeat(256)}a`, 1), "INVALID_KEY");
   store.insert("t", "é".repeat(512), 1); // 1024 bytes in 512 UTF-16 units
   throwsCode(() => store.insert("t", "é".repeat(513), 1), "INVALID_KEY");
   assert.deepEqual(store.getAll("😀".repeat(64)).map((a) => a.id), ["😀".repeat(256)]);

@@ -14,6 +14,13 @@
 // "chromium": vectors whose `hosts` leave it out are skipped and counted.
 // `wasm` is passed to `ActorStore.open` as is.
 //
+// With `replica` — a function (vector options) → a promise of a store
+// whose writes return promises, such as ActorStore.connect to a server
+// reset for the vector and started with those limits — every vector runs
+// through it (writes remote, reads local): the same expectations, except
+// that the server's clock stamps events, so timestamps are not compared
+// and vectors that set or read times (`time`, `from.time`) are skipped.
+//
 // Like the Go runner (tests/conformance_test.go), it validates the whole
 // file first: an unknown op or field, a missing required field or an
 // unknown error code is a failure (with `vector` set to the file or vector
@@ -56,7 +63,7 @@ const EXPECT_KINDS = ["actor", "absent", "actors", "events", "results", "stats",
 const BATCH_OPS = ["insert", "update", "updateVersioned", "delete"];
 
 /** Runs every vector of one parsed vector file; see the top of this file. */
-export async function runVectorFile(lib, file, { host, wasm } = {}) {
+export async function runVectorFile(lib, file, { host, wasm, replica } = {}) {
   if (!HOSTS.includes(host) || host === "go") throw new Error(`runVectorFile: host must be "node" or "chromium", not ${host}`);
   for (const f of ["ActorStore", "encodeValue", "decodeValue"]) {
     if (typeof lib?.[f] !== "function") throw new Error(`runVectorFile: the library has no ${f}`);
@@ -70,11 +77,11 @@ export async function runVectorFile(lib, file, { host, wasm } = {}) {
     return result;
   }
   for (const v of file.vectors) {
-    if (v.hosts != null && !v.hosts.includes(host)) {
+    if ((v.hosts != null && !v.hosts.includes(host)) || (replica && usesTime(v))) {
       result.skipped++;
       continue;
     }
-    const failure = await runVector(lib, v, wasm);
+    const failure = await runVector(lib, v, wasm, replica);
     if (failure) result.failures.push({ vector: v.name, ...failure });
     else result.passed++;
   }
@@ -221,7 +228,7 @@ function validateStep(s) {
       break;
     case "batch":
       need(Array.isArray(s.ops), "ops");
-      s.ops.forEach((o, i) => validateBatchOp(o, `op batch: ops[${i}]`));
+      for (const [i, o] of s.ops.entries()) validateBatchOp(o, `op batch: ops[${i}]`);
       break;
     case "subscribe":
       need(has(s, "from"), "from");
@@ -281,14 +288,14 @@ function validateExpect(e, op, allowed) {
       break;
     case "actors":
       if (!Array.isArray(e.actors)) fail("actors: want a list");
-      e.actors.forEach((a, i) => validateActor(a, `actors[${i}]`));
+      for (const [i, a] of e.actors.entries()) validateActor(a, `actors[${i}]`);
       break;
     case "events":
       validateEvents(e.events, "events");
       break;
     case "results":
       if (!Array.isArray(e.results)) fail("results: want a list");
-      e.results.forEach((r, i) => validateResult(r, `results[${i}]`));
+      for (const [i, r] of e.results.entries()) validateResult(r, `results[${i}]`);
       break;
     case "stats":
       fields(e.stats, STATS_FIELDS, "stats");
@@ -321,7 +328,7 @@ function validateResult(r, what) {
 
 function validateEvents(es, what) {
   if (!Array.isArray(es)) fail(`${what}: want a list`);
-  es.forEach((e, i) => validateEvent(e, `${what}[${i}]`));
+  for (const [i, e] of es.entries()) validateEvent(e, `${what}[${i}]`);
 }
 
 function validateEvent(e, what) {
@@ -394,17 +401,28 @@ function describe(v) {
   return `${typeof v} ${String(v).slice(0, 100)}`;
 }
 
-async function runVector(lib, v, wasm) {
+/** Whether a vector sets the clock or reads by time: a replica's clock is its server's. */
+export function usesTime(v) {
+  return v.steps.some((s) => has(s, "time") || (isObject(s.from) && has(s.from, "time")));
+}
+
+async function runVector(lib, v, wasm, replica) {
   let now = 0;
   const options = { wasm, raw: true, clock: () => now };
   for (const k of OPTION_FIELDS) if (v.options?.[k]) options[k] = v.options[k];
   let store;
   try {
-    store = await lib.ActorStore.open(options);
+    if (replica) {
+      const limits = {};
+      for (const k of OPTION_FIELDS) if (v.options?.[k]) limits[k] = v.options[k];
+      store = await replica(limits);
+    } else {
+      store = await lib.ActorStore.open(options);
+    }
   } catch (e) {
     return { step: -1, message: `open: ${errorText(e)}` };
   }
-  const r = new Runner(lib, store);
+  const r = new Runner(lib, store, !!replica);
   try {
     for (let i = 0; i < v.steps.length; i++) {
       const s = v.steps[i];
@@ -418,7 +436,7 @@ async function runVector(lib, v, wasm) {
     }
     return null;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -429,9 +447,10 @@ function errorText(e) {
 }
 
 class Runner {
-  constructor(lib, store) {
+  constructor(lib, store, remote) {
     this.lib = lib;
     this.store = store;
+    this.remote = remote; // writes return promises; the server's clock
   }
 
   // value converts a validated value or valueHex to the bytes to write.
@@ -465,9 +484,11 @@ class Runner {
 
   async do(s) {
     const st = this.store;
-    const call = (f) => {
+    const remote = this.remote;
+    const call = async (f) => {
       try {
-        return { result: f() };
+        const result = f();
+        return { result: remote ? await result : result };
       } catch (error) {
         return { error };
       }
@@ -476,17 +497,17 @@ class Runner {
       case "insert":
       case "update": {
         const value = this.input(s);
-        return this.checkWrite(s.expect, call(() => st[s.op](str(s.type), str(s.id), value)));
+        return this.checkWrite(s.expect, await call(() => st[s.op](str(s.type), str(s.id), value)));
       }
       case "updateVersioned": {
         const value = this.input(s);
-        return this.checkWrite(s.expect, call(() => st.updateVersioned(str(s.type), str(s.id), value, s.expected)));
+        return this.checkWrite(s.expect, await call(() => st.updateVersioned(str(s.type), str(s.id), value, s.expected)));
       }
       case "get":
       case "delete":
-        return this.checkLookup(s.expect, call(() => st[s.op](str(s.type), str(s.id))));
+        return this.checkLookup(s.expect, await call(() => st[s.op](str(s.type), str(s.id))));
       case "getAll": {
-        const out = call(() => st.getAll(str(s.type)));
+        const out = await call(() => st.getAll(str(s.type)));
         if (this.outcome(s.expect, out, "actors")) return;
         if (!Array.isArray(out.result)) fail(`getAll returned ${describe(out.result)}, want a list`);
         return this.checkActors(s.expect.actors, out.result);
@@ -494,7 +515,7 @@ class Runner {
       case "changes":
         return this.changes(s);
       case "batch":
-        return this.batch(s);
+        return await this.batch(s);
       case "stats": {
         const got = st.stats();
         for (const k of STATS_FIELDS) {
@@ -559,7 +580,7 @@ class Runner {
     if (out.result.next !== s.expect.next) fail(`next ${out.result.next}, want ${s.expect.next}`);
   }
 
-  batch(s) {
+  async batch(s) {
     const ops = s.ops.map((o) => {
       const op = { op: o.op, type: str(o.type), id: str(o.id) };
       if (o.op !== "delete") op.value = this.input(o);
@@ -568,7 +589,8 @@ class Runner {
     });
     let out;
     try {
-      out = { result: this.store.batch(ops) };
+      const result = this.store.batch(ops);
+      out = { result: this.remote ? await result : result };
     } catch (error) {
       out = { error };
     }
@@ -709,7 +731,7 @@ class Runner {
     if (got.actorType !== type || got.actorId !== id) {
       fail(`${at} actor ${json(got.actorType)}/${json(got.actorId)}, want ${json(type)}/${json(id)}`);
     }
-    if (!(got.timestamp instanceof Date) || got.timestamp.getTime() !== want.timestamp) {
+    if (!(got.timestamp instanceof Date) || (!this.remote && got.timestamp.getTime() !== want.timestamp)) {
       fail(`${at} timestamp ${got.timestamp instanceof Date ? got.timestamp.getTime() : describe(got.timestamp)}, want ${want.timestamp} ms`);
     }
     for (const side of ["previous", "new"]) {

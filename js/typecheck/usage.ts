@@ -4,6 +4,7 @@
 import {
   ActorStore, ActorStoreError, RawCBOR, encodeValue, decodeValue,
   type Actor, type ChangeEvent, type Stats, type BatchResult, type ErrorCode,
+  type Replica, type ReplicaStatus, type PendingWrite,
 } from "actorstore";
 
 interface Card { title: string; column: "todo" | "doing" | "done" }
@@ -102,4 +103,33 @@ export async function main(bytes: Uint8Array, module: WebAssembly.Module): Promi
   // @ts-expect-error: not an error code
   const bad: ErrorCode = "NOPE";
   void bad;
+}
+
+export async function replica(ws: new (url: string, protocols?: string | string[]) => WebSocket): Promise<void> {
+  const r: Replica = await ActorStore.connect({ url: "http://127.0.0.1:7070", persist: { name: "board" }, token: "t" });
+  await ActorStore.connect({ url: new URL("http://127.0.0.1:7070"), WebSocket: ws, raw: true, minDelay: 100, timeout: 5000 });
+  const a: Actor<Card> | undefined = r.get<Card>("card", "c1");
+  if (a) {
+    const b: Actor<Card> = await r.updateVersioned<Card>("card", "c1", { ...a.value, column: "done" }, a.version);
+    void b;
+  }
+  const removed: Actor | undefined = await r.delete("card", "c1");
+  const results: BatchResult[] = await r.batch([{ op: "insert", type: "card", id: "c2", value: 1 }]);
+  const status: ReplicaStatus = r.status;
+  const pending: PendingWrite[] = r.pendingWrites;
+  const when: Date = pending[0].queuedAt;
+  r.addEventListener("status", (e) => { const s: ReplicaStatus = e.detail.status; void s; });
+  r.addEventListener("resync", (e) => { const n: number = e.detail.sequence; void n; });
+  r.addEventListener("settled", (e) => { const c: ErrorCode | undefined = e.detail.error?.code; void c; });
+  const stop = r.subscribe<Card>({ from: "now", actorType: "card" }, (e) => { void e.newValue?.column; });
+  stop();
+  await r.close();
+  void removed; void results; void when; void status;
+  // @ts-expect-error: a replica's writes are promises
+  const sync: Actor = r.insert("card", "c3", 1);
+  // @ts-expect-error: connect needs the server's url
+  await ActorStore.connect({ persist: { name: "x" } });
+  // @ts-expect-error: pendingWrites is read-only
+  r.pendingWrites = [];
+  void sync;
 }

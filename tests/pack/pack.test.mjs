@@ -69,7 +69,7 @@ async function timed(label, fn) {
 
 // The files the package may ship: its sources (lib/ included), types,
 // module, README and license. Tests, benchmarks and type checks stay out.
-const REQUIRED = ["package.json", "README.md", "LICENSE", "actorstore.js", "persist.js", "wasi.js",
+const REQUIRED = ["package.json", "README.md", "LICENSE", "actorstore.js", "lib/abi.js", "lib/engine.js",
   "actorstore.d.ts", "actorstore.wasm"];
 const allowed = (f) => REQUIRED.includes(f) || /^lib\/[\w./-]+\.(js|d\.ts)$/.test(f);
 

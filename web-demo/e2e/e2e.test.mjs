@@ -10,6 +10,11 @@
 //   - uses the task board as a person would: add, move, a stale client's
 //     conflict and both resolutions, the feed and its filters, stats, live
 //     mode, delete; screenshots go to the test's temp dir (paths printed);
+//   - the board across windows, each a replica of the demo's actorstore
+//     node: moves live in the other window, the server stopped (edits
+//     pending, a reload keeps them, they go out when it is back), a window
+//     cut off by network emulation whose queued edit comes back as a
+//     visible conflict, tabs sharing one connection, Reset board;
 //   - times ActorStore.open in the page ("chromium open: X ms");
 //   - persistence (e2e/persist.html): write, flush, reload finds the same
 //     state, sequences and replay buffer; a second tab on the name gets
@@ -48,11 +53,14 @@ function loadPlaywright() {
 // { url, stop }.
 async function startServer(dir) {
   const bin = path.join(dir, process.platform === "win32" ? "web-demo.exe" : "web-demo");
+  const node = path.join(dir, "actorstore");
   const t0 = performance.now();
   await promisify(execFile)("go", ["build", "-o", bin, "./web-demo"], { cwd: ROOT, timeout: 180_000 });
-  console.log(`built the demo server in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await promisify(execFile)("go", ["build", "-o", node, "./cmd/actorstore"], { cwd: ROOT, timeout: 180_000 });
+  console.log(`built the demo server and actorstore in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0", "-root", ROOT], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(bin, ["-addr", "127.0.0.1:0", "-root", ROOT, "-actorstore", node, "-data", path.join(dir, "demo-data")],
+    { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   proc.stderr.on("data", (d) => { stderr += d; });
   const url = await new Promise((resolve, reject) => {
@@ -84,11 +92,21 @@ async function startServer(dir) {
 
 // watchPage records every console error, page error, failed request and
 // HTTP error response of page into problems.
+// The browser's own reports of what the board's replica meets by design:
+// the store's refusals (404, 409, 412 answers of /v1/), the node stopped
+// (503, a WebSocket that does not open) or the window cut off.
+const EXPECTED = /the server responded with a status of (404|409|412|503)|WebSocket connection to .* failed|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED/;
+
 function watchPage(page, problems) {
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+  page.on("console", (m) => { if (m.type() === "error" && !EXPECTED.test(m.text())) problems.push(`console error: ${m.text()}`); });
   page.on("pageerror", (e) => problems.push(`page error: ${e.stack || e.message}`));
-  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  page.on("requestfailed", (r) => {
+    // The node's API and the switch's state, while the node is stopped or the window cut off.
+    if (!/^\/(v1\/|demo\/node)/.test(new URL(r.url()).pathname)) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400 && !new URL(r.url()).pathname.startsWith("/v1/")) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
 }
 
 // eventually retries fn (which throws while its condition does not hold)
@@ -213,7 +231,8 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       assert.equal(await stat("stat-subscriptions"), 1, "the feed's subscription");
       assert.equal(await text(page.getByTestId("stat-buffer-events")), "4 / 100");
       await eventually(async () => assert.equal((await feedRows()).length, 4));
-      assert.match(await text(page.getByTestId("open-info")), /Store opened in \d+ ms/);
+      assert.match(await text(page.getByTestId("open-info")), /Replica ready in \d+ ms/);
+      assert.equal(await page.getByTestId("sync-badge").getAttribute("data-status"), "online");
       const bufferBytes0 = await text(page.getByTestId("stat-buffer-bytes"));
 
       // Client A adds a card; B's view does not change but says it is behind.
@@ -393,7 +412,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       // A second tab (page) of the same browser context: LOCKED.
       const tab2 = await page.context().newPage();
       watchPage(tab2, problems);
-      await tab2.goto(server.url + "/e2e/persist.html");
+      await tab2.goto(`${server.url}/e2e/persist.html`);
       await tab2.waitForSelector("body[data-ready=true]");
       const locked = await tab2.evaluate(() => window.persistHarness.tryOpen("e2e"));
       assert.equal(locked.code, "LOCKED", locked.message);
@@ -417,66 +436,125 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await page.context().close();
     });
 
-    await step("the demo board survives a reload; Reset board empties it", async () => {
+    await step("the board across windows: live, server stopped, a cut-off window's conflict, tabs, reset", async () => {
       const problems = [];
-      const page = await newPage(problems, "/");
-      const { A, B, text, stat } = boardOf(page);
-      const saved = () => page.locator('[data-testid="save-status"][data-state="saved"]').waitFor();
-      const feedCount = () => page.getByTestId("feed-row").count();
-      await saved();
-      assert.equal(await stat("stat-sequence"), 4);
+      const w1 = await newPage(problems, "/");
+      const b1 = boardOf(w1);
+      const shot = async (page, name) => {
+        const file = path.join(tmp, name);
+        await page.screenshot({ path: file, fullPage: true });
+        console.log(`screenshot: ${file}`);
+      };
+      const badge = async (page, status, pending) => {
+        const sel = `[data-testid="sync-badge"][data-status="${status}"]${pending === undefined ? "" : `[data-pending="${pending}"]`}`;
+        try {
+          await page.locator(sel).waitFor({ timeout: 15_000 });
+        } catch (e) {
+          const el = page.getByTestId("sync-badge");
+          throw new Error(`badge ${await el.textContent()} (status ${await el.getAttribute("data-status")}), want ${status} ${pending ?? ""}; ` +
+            `open-info: ${await page.getByTestId("open-info").textContent()}`, { cause: e });
+        }
+      };
+      const cardIn = (client, id) => client.locator(`[data-testid="card-${id}"]`);
+      const node = (what) => fetch(`${server.url}/demo/node/${what}`, { method: "POST" }).then((r) => r.json());
+      const watchers = async () => (await (await fetch(`${server.url}/v1/stats`)).json()).activeSubscriptions;
 
-      await page.getByTestId("add-title-A").fill("Survives a reload");
-      await page.getByTestId("add-A").click();
-      const card = A.locator('[data-testid="card-a-3"]');
-      await card.waitFor();
-      await card.getByTestId("move-right").click();
-      await A.locator('[data-testid="card-a-3"][data-version="1"]').waitFor();
-      await saved();
-      assert.equal(await stat("stat-sequence"), 6);
+      // Reset board: the server restored to empty (every replica re-syncs), seeded again.
+      await w1.getByTestId("reset").click();
+      await eventually(async () => {
+        assert.equal(await b1.stat("stat-sequence"), 4);
+        assert.equal(await b1.stat("stat-actors"), 4);
+      });
+      await w1.getByTestId("refresh-A").click();
+      await b1.A.getByTestId("column-done").locator('[data-testid="card-a-2"][data-version="0"]').waitFor();
+      assert.match(await b1.text(w1.getByTestId("open-info")), /Re-synced from the server's snapshot at #0 \(the board was reset\)/);
 
-      await page.reload();
-      await page.waitForSelector("body[data-ready=true]");
-      await saved();
-      assert.match(await text(page.getByTestId("open-info")), /restored from IndexedDB at #6/);
-      assert.equal(await stat("stat-sequence"), 6);
-      assert.equal(await stat("stat-actors"), 5);
-      await A.getByTestId("column-doing").locator('[data-testid="card-a-3"][data-version="1"]').waitFor();
-      assert.equal(await text(A.locator('[data-testid="card-a-3"]').getByTestId("card-title")), "Survives a reload");
-      await eventually(async () => assert.equal(await feedCount(), 6));
+      // A second window: its own replica. Live, it sees window 1's moves.
+      const w2 = await newPage(problems, "/");
+      const b2 = boardOf(w2);
+      assert.equal(await b2.stat("stat-sequence"), 4);
+      await w2.getByTestId("live-A").check();
+      await cardIn(b1.A, "a-1").getByTestId("move-right").click();
+      await b2.A.getByTestId("column-doing").locator('[data-testid="card-a-1"][data-version="1"]').waitFor();
+      assert.equal(await b2.stat("stat-sequence"), 5);
+      // Window 2's client B still holds version 0: its edit conflicts.
+      await cardIn(b2.B, "a-1").getByTestId("edit").click();
+      await cardIn(b2.B, "a-1").getByTestId("edit-title").fill("Stale edit");
+      await cardIn(b2.B, "a-1").getByTestId("edit-save").click();
+      const conflict2 = w2.getByTestId("conflict-B");
+      await conflict2.waitFor();
+      assert.equal(await b2.text(conflict2.getByTestId("conflict-expected")), "0");
+      assert.equal(await b2.text(conflict2.getByTestId("conflict-actual")), "1");
+      await shot(w2, "window2-conflict.png");
+      await conflict2.getByTestId("conflict-discard").click();
 
-      // A second tab gets the board unsaved (LOCKED), and says so.
-      const tab2 = await page.context().newPage();
-      watchPage(tab2, problems);
-      await tab2.goto(server.url + "/");
-      await tab2.waitForSelector("body[data-ready=true]");
-      assert.equal(await tab2.getByTestId("save-status").getAttribute("data-state"), "memory");
-      assert.match(await text(tab2.getByTestId("open-info")), /NOT saved: locked/);
-      await tab2.close();
+      // The server stopped: both windows offline, the board readable; an
+      // edit waits, marked pending, and a reload keeps it.
+      await w1.getByTestId("node-switch").click();
+      await badge(w1, "offline");
+      await badge(w2, "offline");
+      assert.equal(await b1.text(w1.getByTestId("node-switch")), "Start server");
+      await cardIn(b1.A, "a-2").getByTestId("move-left").click();
+      await b1.A.locator('[data-testid="card-a-2"][data-pending="move to Doing"]').waitFor();
+      await badge(w1, "offline", 1);
+      assert.equal(await b1.text(w1.getByTestId("sync-badge")), "Offline · 1 pending");
+      await shot(w1, "board-offline-pending.png");
+      await new Promise((r) => setTimeout(r, 300)); // the queue's IndexedDB write
+      await w1.reload();
+      await w1.waitForSelector("body[data-ready=true]");
+      await badge(w1, "offline", 1);
+      assert.match(await b1.text(w1.getByTestId("open-info")), /offline: this browser's copy at #5/);
+      await b1.A.getByTestId("column-done").locator('[data-testid="card-a-2"][data-version="0"]').waitFor();
+      // Back: the queued move goes out once; window 2 sees it live.
+      await w2.getByTestId("node-switch").click();
+      await badge(w1, "online", 0);
+      await b2.A.getByTestId("column-doing").locator('[data-testid="card-a-2"][data-version="1"]').waitFor({ timeout: 15_000 });
+      await eventually(async () => assert.equal(await b1.stat("stat-sequence"), 6));
 
-      // Reset: back to the seed; both clients work on the new store.
-      await page.getByTestId("reset").click();
-      await eventually(async () => assert.equal(await stat("stat-sequence"), 4));
-      await page.waitForSelector("body[data-ready=true]");
-      assert.equal(await A.locator('[data-testid="card-a-3"]').count(), 0);
-      await eventually(async () => assert.equal(await feedCount(), 4));
-      await page.getByTestId("add-title-B").fill("After the reset");
-      await page.getByTestId("add-B").click();
-      await B.locator('[data-testid="card-b-2"]').waitFor();
-      await page.getByTestId("refresh-A").click();
-      await A.locator('[data-testid="card-b-2"]').waitFor();
-      await A.locator('[data-testid="card-b-2"]').getByTestId("move-right").click();
-      await A.locator('[data-testid="card-b-2"][data-version="1"]').waitFor();
-      await saved();
-      assert.equal(await stat("stat-sequence"), 6);
+      // Window 1 cut off (network emulation) while window 2 goes on: its
+      // queued move comes back as a visible conflict.
+      await w1.getByTestId("refresh-A").click();
+      await w1.context().setOffline(true);
+      await node("stop");
+      await node("start");
+      await badge(w1, "offline");
+      await badge(w2, "online");
+      await cardIn(b1.A, "b-1").getByTestId("move-right").click();
+      await badge(w1, "offline", 1);
+      await cardIn(b2.A, "b-1").getByTestId("move-left").click();
+      await b2.A.getByTestId("column-todo").locator('[data-testid="card-b-1"][data-version="1"]').waitFor();
+      await w1.context().setOffline(false);
+      const conflict1 = w1.getByTestId("conflict-A");
+      await conflict1.waitFor({ timeout: 15_000 });
+      assert.equal(await b1.text(conflict1.getByTestId("conflict-expected")), "0");
+      assert.equal(await b1.text(conflict1.getByTestId("conflict-actual")), "1");
+      await badge(w1, "online", 0);
+      await shot(w1, "board-conflict-after-offline.png");
+      await conflict1.getByTestId("conflict-retry").click();
+      await b1.A.getByTestId("column-done").locator('[data-testid="card-b-1"][data-version="2"]').waitFor();
+      await b2.A.getByTestId("column-done").locator('[data-testid="card-b-1"][data-version="2"]').waitFor();
 
-      await page.reload();
-      await page.waitForSelector("body[data-ready=true]");
-      assert.equal(await stat("stat-sequence"), 6);
-      await A.locator('[data-testid="card-b-2"][data-version="1"]').waitFor();
-      assert.equal(await A.locator('[data-testid="card-a-3"]').count(), 0);
+      // A second tab of window 1's browser: one connection for the two.
+      assert.equal(await watchers(), 2);
+      const tab = await w1.context().newPage();
+      watchPage(tab, problems);
+      await tab.goto(`${server.url}/`);
+      await tab.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+      const bt = boardOf(tab);
+      await badge(tab, "online");
+      assert.equal(await watchers(), 2, "the tab follows window 1's connection");
+      await cardIn(bt.A, "a-1").getByTestId("move-right").click();
+      await bt.A.getByTestId("column-done").locator('[data-testid="card-a-1"][data-version="2"]').waitFor();
+      await b2.A.getByTestId("column-done").locator('[data-testid="card-a-1"][data-version="2"]').waitFor();
+      // Window 1 closes: the tab takes the connection over.
+      await w1.close();
+      await eventually(async () => assert.equal(await watchers(), 2), 15_000);
+      await cardIn(bt.A, "a-1").getByTestId("move-left").click();
+      await bt.A.getByTestId("column-doing").locator('[data-testid="card-a-1"][data-version="3"]').waitFor({ timeout: 15_000 });
+      await b2.A.getByTestId("column-doing").locator('[data-testid="card-a-1"][data-version="3"]').waitFor();
       assert.deepEqual(problems, []);
-      await page.context().close();
+      await tab.context().close();
+      await w2.context().close();
     });
 
     await step("IndexedDB write throughput in Chromium", async () => {

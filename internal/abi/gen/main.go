@@ -53,8 +53,19 @@ var groups = []group{
 		cc("MAX_VALUE_LIMIT", "MaxValueLimit", core.MaxValueLimit),
 		cc("MAX_DATA_LIMIT", "MaxDataLimit", core.MaxDataLimit),
 	}},
-	{"The first byte of a mutation record (replay, the IndexedDB log).", []number{
+	{"Idempotency keys: the longest key, the table's default bounds\n" +
+		"(configure_idempotency; the time to live in nanoseconds) and the largest\n" +
+		"count it accepts.", []number{
+		cc("MAX_IDEMPOTENCY_KEY_BYTES", "MaxIdempotencyKeyBytes", core.MaxIdempotencyKeyBytes),
+		cc("DEFAULT_IDEMPOTENCY_KEYS", "DefaultIdempotencyKeys", core.DefaultIdempotencyKeys),
+		cc("DEFAULT_IDEMPOTENCY_TTL", "DefaultIdempotencyTTL", core.DefaultIdempotencyTTL),
+		cc("DEFAULT_IDEMPOTENCY_BYTES", "DefaultIdempotencyBytes", core.DefaultIdempotencyBytes),
+		cc("MAX_IDEMPOTENCY_KEYS", "MaxIdempotencyKeys", core.MaxIdempotencyKeys),
+	}},
+	{"The first byte of a mutation record (replay, the IndexedDB log), and of\n" +
+		"a keyed write's record, which replay reads too.", []number{
 		cc("RECORD_FORMAT", "RecordFormat", core.RecordFormat),
+		cc("RECORD_FORMAT_KEYED", "RecordFormatKeyed", core.RecordFormatKeyed),
 	}},
 	{"The status byte that starts every result. Error offsets count from it;\n" +
 		"success offsets count from the byte after it (the body).", []number{
@@ -142,6 +153,8 @@ var groups = []group{
 		c("STATS_EVENTS_DROPPED", "StatsEventsDropped", abi.StatsEventsDropped),
 		c("STATS_ACTORS", "StatsActors", abi.StatsActors),
 		c("STATS_DATA_BYTES", "StatsDataBytes", abi.StatsDataBytes),
+		c("STATS_IDEMPOTENCY_KEYS", "StatsIdempotencyKeys", abi.StatsIdempotencyKeys),
+		c("STATS_IDEMPOTENCY_BYTES", "StatsIdempotencyBytes", abi.StatsIdempotencyBytes),
 		c("STATS_FIELDS", "StatsFields", abi.StatsFields),
 		c("STATS_SIZE", "StatsSize", abi.StatsSize),
 	}},
@@ -156,6 +169,12 @@ var groups = []group{
 		c("SNAPSHOT_EVENTS", "SnapshotEvents", abi.SnapshotEvents),
 		c("SNAPSHOT_SIZE", "SnapshotSize", abi.SnapshotSize),
 		cc("MAX_SNAPSHOT_CHUNK", "MaxSnapshotChunk", core.MaxSnapshotChunk),
+	}},
+	{"keyed_write: repeated (1: a remembered answer, nothing applied), then a\n" +
+		"batch body: a count, then that many results.", []number{
+		c("KEYED_REPEATED", "KeyedRepeated", abi.KeyedRepeated),
+		c("KEYED_COUNT", "KeyedCount", abi.KeyedCount),
+		c("KEYED_HEADER", "KeyedHeader", abi.KeyedHeader),
 	}},
 	{"restore_end.", []number{
 		c("RESTORE_SEQUENCE", "RestoreSequence", abi.RestoreSequence),

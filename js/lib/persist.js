@@ -1,62 +1,45 @@
 // Browser persistence of Actor Store (DESIGN.md, "JS API", persistence):
 // the IndexedDB side of the log-and-snapshot scheme that the Go host keeps
-// in a directory. actorstore.js drives the module (restore, replay,
-// snapshots); this file holds what touches IndexedDB and Web Locks, the
-// write queue and the mutation record encoding.
+// in a directory. compaction.js drives it and the module (restore, replay,
+// snapshots); this file holds what touches IndexedDB and Web Locks, and
+// the write queue.
 //
 // Database "actorstore:<name>", version 1, three object stores:
 //   log       value: the mutation records of one transaction (Uint8Array:
-//             each record, format v1 below, prefixed by its length as a
-//             uvarint), at most about GROUP_BYTES; key: the first sequence
-//             of its last record (a number), so deleting keys <= a
+//             each record, format v1 of record.js, prefixed by its length
+//             as a uvarint), at most about GROUP_BYTES; key: the first
+//             sequence of its last record (a number), so deleting keys <= a
 //             snapshot's sequence deletes only values it wholly covers.
 //   snapshot  key: [generation, chunk index]; value: a Uint8Array piece of
 //             the module's portable snapshot stream.
 //   meta      key "snapshot": { format: 1, generation, seq, chunks, bytes }
 //             naming the current snapshot. Chunks and meta are written in
 //             one transaction, so a half-written snapshot is never named.
-//
-// Mutation record v1 (identical bytes on every host; the Go host frames it
-// in its write-ahead log):
-//   u8 0x01 | uvarint firstSeq | int64 LE ts (ns) | uvarint n | n ops:
-//   u8 kind (1 insert, 2 update, 3 updateVersioned, 4 delete) |
-//   uvarint len(type) type | uvarint len(id) id |
-//   kinds 1-3: uvarint len(value) value | kind 3: uvarint expected.
+
+import { RECORD_FORMAT } from "./abi.js";
+import { ActorStoreError } from "./errors.js";
+import { putUvarint, readUvarint, uvarintLen } from "./record.js";
 
 export const DB_PREFIX = "actorstore:";
 const DB_VERSION = 1;
 const META_KEY = "snapshot";
 const META_FORMAT = 1;
 
-/** Bytes of snapshot stream per IndexedDB value. */
-export const CHUNK_BYTES = 1 << 20;
-
 /** About the most bytes of mutation records one log value holds. */
 const GROUP_BYTES = 4 << 20;
 
-/**
- * A persistence failure before the store exists: code is an ActorStoreError
- * code; actorstore.js turns it into an ActorStoreError.
- */
-export class PersistError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
-
 // ---- environment -------------------------------------------------------
 
-/** The IndexedDB factory and the lock manager, or a PersistError. */
+/** The IndexedDB factory and the lock manager; throws UNAVAILABLE without either. */
 export function environment() {
   const idb = globalThis.indexedDB;
   const locks = globalThis.navigator?.locks;
   if (!idb || typeof idb.open !== "function") {
-    return new PersistError("UNAVAILABLE",
+    throw new ActorStoreError("UNAVAILABLE",
       "unavailable: IndexedDB is not available here (persist needs it; the store does not fall back to memory)");
   }
   if (!locks || typeof locks.request !== "function") {
-    return new PersistError("UNAVAILABLE",
+    throw new ActorStoreError("UNAVAILABLE",
       "unavailable: the Web Locks API (navigator.locks) is not available here (persist needs it to keep one writer per name)");
   }
   return { idb, locks };
@@ -64,7 +47,7 @@ export function environment() {
 
 /**
  * Takes the Web Lock "actorstore:<name>" if no one holds it. Resolves to a
- * function releasing it, or rejects with a LOCKED PersistError.
+ * function releasing it, or rejects with LOCKED.
  */
 export function acquireLock(locks, name) {
   const lockName = DB_PREFIX + name;
@@ -73,13 +56,13 @@ export function acquireLock(locks, name) {
     const held = new Promise((r) => { release = r; });
     locks.request(lockName, { ifAvailable: true }, (lock) => {
       if (!lock) {
-        reject(new PersistError("LOCKED",
+        reject(new ActorStoreError("LOCKED",
           `locked: the persisted store "${name}" is open in another tab or window (or elsewhere in this page); close it there first`));
         return undefined;
       }
       resolve(() => release());
       return held;
-    }).catch((e) => reject(new PersistError("UNAVAILABLE", `unavailable: cannot take the Web Lock ${lockName}: ${e?.message ?? e}`)));
+    }).catch((e) => reject(new ActorStoreError("UNAVAILABLE", `unavailable: cannot take the Web Lock ${lockName}: ${e?.message ?? e}`)));
   });
 }
 
@@ -111,12 +94,12 @@ export async function openDatabase(idb, name) {
       r.onblocked = () => {}; // waits for the other connection to close
     });
   } catch (e) {
-    throw new PersistError("UNAVAILABLE", `unavailable: cannot open IndexedDB database ${DB_PREFIX}${name}: ${errText(e)}`);
+    throw new ActorStoreError("UNAVAILABLE", `unavailable: cannot open IndexedDB database ${DB_PREFIX}${name}: ${errText(e)}`);
   }
   for (const s of ["log", "snapshot", "meta"]) {
     if (!db.objectStoreNames.contains(s)) {
       db.close();
-      throw new PersistError("CORRUPT", `corrupt: IndexedDB database ${DB_PREFIX}${name} is not an Actor Store database (no object store "${s}")`);
+      throw new ActorStoreError("CORRUPT", `corrupt: IndexedDB database ${DB_PREFIX}${name} is not an Actor Store database (no object store "${s}")`);
     }
   }
   return db;
@@ -142,19 +125,19 @@ export async function loadDatabase(db, name) {
       req(log.getAll(logRange)),
     ]);
   } catch (e) {
-    throw new PersistError("UNAVAILABLE", `unavailable: cannot read ${where}: ${errText(e)}`);
+    throw new ActorStoreError("UNAVAILABLE", `unavailable: cannot read ${where}: ${errText(e)}`);
   }
   if (meta) {
     if (meta.format !== META_FORMAT || !Number.isSafeInteger(meta.generation) || !Number.isSafeInteger(meta.seq) ||
         !Number.isSafeInteger(meta.chunks)) {
-      throw new PersistError("CORRUPT", `corrupt: ${where}: unreadable snapshot record ${JSON.stringify(meta)}`);
+      throw new ActorStoreError("CORRUPT", `corrupt: ${where}: unreadable snapshot record ${JSON.stringify(meta)}`);
     }
     if (chunks.length !== meta.chunks) {
-      throw new PersistError("CORRUPT",
+      throw new ActorStoreError("CORRUPT",
         `corrupt: ${where}: snapshot at sequence ${meta.seq} has ${chunks.length} of its ${meta.chunks} chunks`);
     }
     for (const c of chunks) {
-      if (!(c instanceof Uint8Array)) throw new PersistError("CORRUPT", `corrupt: ${where}: a snapshot chunk is not bytes`);
+      if (!(c instanceof Uint8Array)) throw new ActorStoreError("CORRUPT", `corrupt: ${where}: a snapshot chunk is not bytes`);
     }
   }
   // Split the values into records, each keyed by its first sequence; drop
@@ -165,13 +148,13 @@ export async function loadDatabase(db, name) {
   for (let i = 0; i < records.length; i++) {
     const v = records[i];
     if (!(v instanceof Uint8Array) || typeof keys[i] !== "number") {
-      throw new PersistError("CORRUPT", `corrupt: ${where}: log value ${JSON.stringify(keys[i])} is not bytes`);
+      throw new ActorStoreError("CORRUPT", `corrupt: ${where}: log value ${JSON.stringify(keys[i])} is not bytes`);
     }
     for (let p = 0; p < v.length;) {
       const [n, q] = readUvarint(v, p);
-      const [first] = q < 0 || v[q] !== 1 ? [-1] : readUvarint(v, q + 1);
+      const [first] = q < 0 || v[q] !== RECORD_FORMAT ? [-1] : readUvarint(v, q + 1);
       if (q < 0 || q + n > v.length || first < 1) {
-        throw new PersistError("CORRUPT", `corrupt: ${where}: log value ${keys[i]} is malformed at byte ${p}`);
+        throw new ActorStoreError("CORRUPT", `corrupt: ${where}: log value ${keys[i]} is malformed at byte ${p}`);
       }
       if (first > seq) {
         recKeys.push(first);
@@ -189,16 +172,14 @@ export async function loadDatabase(db, name) {
   };
 }
 
-// readUvarint returns the uvarint at b[p] and the offset after it, or
-// [0, -1] when it is cut off or longer than a safe integer.
-function readUvarint(b, p) {
-  let v = 0;
-  for (let mul = 1; p < b.length && mul < 2 ** 53; mul *= 128) {
-    const c = b[p++];
-    v += (c & 127) * mul;
-    if (c < 128) return [v, p];
+/** The meta record naming the current snapshot, or undefined. */
+export async function readMeta(db, name) {
+  try {
+    const tx = db.transaction(["meta"], "readonly");
+    return await req(tx.objectStore("meta").get(META_KEY));
+  } catch (e) {
+    throw new ActorStoreError("UNAVAILABLE", `unavailable: cannot read IndexedDB database ${DB_PREFIX}${name}: ${errText(e)}`);
   }
-  return [0, -1];
 }
 
 /** Deletes the database of name. */
@@ -206,7 +187,7 @@ export function deleteDatabase(idb, name) {
   return new Promise((resolve, reject) => {
     const r = idb.deleteDatabase(DB_PREFIX + name);
     r.onsuccess = () => resolve();
-    r.onerror = () => reject(new PersistError("STORAGE", `storage: deleting IndexedDB database ${DB_PREFIX}${name} failed: ${errText(r.error)}`));
+    r.onerror = () => reject(new ActorStoreError("STORAGE", `storage: deleting IndexedDB database ${DB_PREFIX}${name} failed: ${errText(r.error)}`));
     r.onblocked = () => {}; // waits for open connections to close
   });
 }
@@ -239,7 +220,7 @@ export const nextTask = (() => {
  * in batched readwrite transactions: one in flight at a time, started in
  * the task after the first write queued, carrying everything queued until
  * then. The first failure is sticky: onFail is called once with a STORAGE
- * PersistError and every later flush rejects with it.
+ * ActorStoreError and every later flush rejects with it.
  */
 export class WriteQueue {
   #db;
@@ -385,7 +366,7 @@ export class WriteQueue {
   #fail(e) {
     if (this.#failed) return;
     this.#inFlight = null;
-    this.#failed = new PersistError("STORAGE",
+    this.#failed = new ActorStoreError("STORAGE",
       `storage: writing to IndexedDB database ${DB_PREFIX}${this.#name} failed (${errText(e)}); ` +
       `${this.#pending} write${this.#pending === 1 ? " is" : "s are"} not saved and the store closed itself`);
     this.#queue = [];
@@ -412,97 +393,4 @@ export class WriteQueue {
       this.#db.close();
     }
   }
-}
-
-// ---- mutation records --------------------------------------------------
-
-// putUvarint writes v (a safe integer) at out[p] as a uvarint and returns
-// the offset after it.
-function putUvarint(out, p, v) {
-  while (v >= 128) {
-    out[p++] = (v % 128) | 128;
-    v = Math.floor(v / 128);
-  }
-  out[p++] = v;
-  return p;
-}
-
-function uvarintLen(v) {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-/**
- * Builds mutation records (format v1) from the module's input buffer: op
- * notes where an op's type, id and value lie in u8 (no copy), finish
- * copies them into the record, so it must run before the buffer changes.
- */
-export class RecordBuilder {
-  #u8;
-  #parts = []; // kind, offset, tl, il, vl, expected per op
-  #size = 0;
-  #n = 0;
-
-  constructor(u8) {
-    this.#u8 = u8;
-  }
-
-  /** Adds an op whose type, id and value are u8[off:off+tl], [+tl:+il], [+il:+vl]. */
-  op(kind, off, tl, il, vl, expected) {
-    this.#parts.push(kind, off, tl, il, vl, expected);
-    this.#size += 1 + uvarintLen(tl) + tl + uvarintLen(il) + il;
-    if (kind !== 4) this.#size += uvarintLen(vl) + vl;
-    if (kind === 3) this.#size += uvarintLen(expected);
-    this.#n++;
-  }
-
-  /** The record: firstSeq a number, ts a BigInt of nanoseconds. */
-  finish(firstSeq, ts) {
-    const u8 = this.#u8;
-    const out = new Uint8Array(1 + uvarintLen(firstSeq) + 8 + uvarintLen(this.#n) + this.#size);
-    let p = 0;
-    const uv = (v) => {
-      p = putUvarint(out, p, v);
-    };
-    out[p++] = 1;
-    uv(firstSeq);
-    new DataView(out.buffer).setBigInt64(p, ts, true);
-    p += 8;
-    uv(this.#n);
-    const parts = this.#parts;
-    for (let i = 0; i < parts.length; i += 6) {
-      const kind = parts[i];
-      let off = parts[i + 1];
-      const tl = parts[i + 2];
-      const il = parts[i + 3];
-      const vl = parts[i + 4];
-      out[p++] = kind;
-      uv(tl);
-      out.set(u8.subarray(off, off + tl), p);
-      p += tl;
-      off += tl;
-      uv(il);
-      out.set(u8.subarray(off, off + il), p);
-      p += il;
-      off += il;
-      if (kind !== 4) {
-        uv(vl);
-        out.set(u8.subarray(off, off + vl), p);
-        p += vl;
-      }
-      if (kind === 3) uv(parts[i + 5]);
-    }
-    return out;
-  }
-}
-
-/** One op's record, built in one step (the common case). */
-export function singleRecord(firstSeq, ts, kind, u8, off, tl, il, vl, expected) {
-  const b = new RecordBuilder(u8);
-  b.op(kind, off, tl, il, vl, expected);
-  return b.finish(firstSeq, ts);
 }
