@@ -16,7 +16,8 @@ import (
 //
 // in a slot of its size class (8-byte steps up to 1 KiB, then 8 classes
 // per doubling up to maxSlot): freed slots go on their class's free list,
-// threaded through their first 4 bytes, and are the first to be reused.
+// a stack of refs (freeing touches no record, which may have left the
+// cache long ago), and are the first to be reused.
 // Records larger than maxSlot get an allocation of their own, dropped when
 // freed. Records are never changed once written: an update writes a new
 // one, so a snapshot's tree and the events of the replay buffer can keep
@@ -29,8 +30,8 @@ import (
 // the one that replaced it) and no snapshot is open.
 type arena struct {
 	chunks [][]byte
-	top    int                // bytes used of the last chunk
-	heads  [numClasses]uint32 // free lists
+	top    int                  // bytes used of the last chunk
+	slots  [numClasses][]uint32 // free slots by class
 	big    [][]byte
 	bigs   []uint32 // free indexes of big
 	later  []retired
@@ -40,8 +41,9 @@ type arena struct {
 }
 
 type retired struct {
-	seq uint64
-	ref uint32
+	seq   uint64
+	ref   uint32
+	class uint32 // of its slot, found while the record was at hand
 }
 
 const (
@@ -147,8 +149,9 @@ func (a *arena) alloc(n int) uint32 {
 		return bigRef | uint32(len(a.big)-1)
 	}
 	c, size := classOf(n)
-	if ref := a.heads[c]; ref != 0 {
-		a.heads[c] = *(*uint32)(unsafe.Pointer(unsafe.SliceData(a.bytes(ref))))
+	if k := len(a.slots[c]); k > 0 {
+		ref := a.slots[c][k-1]
+		a.slots[c] = a.slots[c][:k-1]
 		return ref
 	}
 	last := len(a.chunks) - 1
@@ -195,25 +198,35 @@ func classSize(c int) int {
 	return 1<<e + k<<(e-3)
 }
 
-func (a *arena) push(c int, ref uint32) {
-	*(*uint32)(unsafe.Pointer(unsafe.SliceData(a.bytes(ref)))) = a.heads[c]
-	a.heads[c] = ref
-}
+func (a *arena) push(c int, ref uint32) { a.slots[c] = append(a.slots[c], ref) }
 
 // free makes the record at ref's slot reusable at once.
-func (a *arena) free(ref uint32) {
+func (a *arena) free(ref uint32) { a.freeSlot(ref, a.classAt(ref)) }
+
+// classAt returns the size class of the record at ref's slot (0 for a
+// record of its own).
+func (a *arena) classAt(ref uint32) uint32 {
+	if ref&bigRef != 0 {
+		return 0
+	}
+	c, _ := classOf(recSize(head(a.bytes(ref))))
+	return uint32(c)
+}
+
+func (a *arena) freeSlot(ref, class uint32) {
 	if ref&bigRef != 0 {
 		a.big[ref&^bigRef] = nil
 		a.bigs = append(a.bigs, ref&^bigRef)
 		return
 	}
-	c, _ := classOf(recSize(head(a.bytes(ref))))
-	a.push(c, ref)
+	a.push(int(class), ref)
 }
 
 // retire frees the record at ref once the event seq has left the replay
 // buffer and no snapshot is open (release).
-func (a *arena) retire(ref uint32, seq uint64) { a.later = append(a.later, retired{seq, ref}) }
+func (a *arena) retire(ref uint32, seq uint64) {
+	a.later = append(a.later, retired{seq, ref, a.classAt(ref)})
+}
 
 // release frees the retired records whose events are older than oldest,
 // the oldest sequence the replay buffer retains.
@@ -223,7 +236,7 @@ func (a *arena) release(oldest uint64) {
 	}
 	i := a.head
 	for ; i < len(a.later) && a.later[i].seq < oldest; i++ {
-		a.free(a.later[i].ref)
+		a.freeSlot(a.later[i].ref, a.later[i].class)
 	}
 	a.head = i
 	if i == len(a.later) {

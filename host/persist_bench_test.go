@@ -82,7 +82,7 @@ func BenchmarkDurableInsert(b *testing.B) {
 								if i >= b.N {
 									return
 								}
-								if _, err := s.Insert(ctx, types[i/len(benchIDs)%len(types)], benchID(i), values[i%len(values)]); err != nil {
+								if _, err := s.Insert(ctx, types[i/benchIDs%len(types)], benchID(i), values[i%len(values)]); err != nil {
 									b.Error(err)
 									return
 								}

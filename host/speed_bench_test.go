@@ -66,6 +66,13 @@ func BenchmarkInsertRandom(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		untimed(b, func() {
+			types := make([]string, len(ids))
+			for i := range types {
+				types[i] = "rnd"
+			}
+			deleteAll(b, bs.s, types, ids)
+		})
 	})
 }
 
