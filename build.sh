@@ -12,10 +12,13 @@
 #                      js/ installed in a fresh project, run in Node and, via
 #                      a Vite build, the Vite dev server and an import map, in
 #                      Chromium; a Go module outside the repo using host.Open
-#   ./build.sh bench   Go engine benchmarks with WASM/native ratios and durable
-#                      inserts per sync policy (medians of BENCHCOUNT=3 runs;
-#                      BENCH=regexp, BENCHTIME=1s), persistence at 1M actors
-#                      (BENCH1M=0 skips), the Node benchmark against
+#   ./build.sh bench   Go engine benchmarks with WASM/native ratios, batches
+#                      against single calls, the longest write, memory per
+#                      actor, restore and Open times, and durable inserts per
+#                      sync policy (medians of BENCHCOUNT=3 runs;
+#                      BENCH=regexp, BENCHTIME=1s), the longest write, memory,
+#                      restore and persistence at 1M actors (BENCH1M=0
+#                      skips), the Node benchmark against
 #                      Map+structuredClone and sql.js, and IndexedDB write
 #                      throughput in Chromium, replicas in Chromium (sync,
 #                      catch-up, write round trips), WebSocket fan-out to
@@ -224,10 +227,10 @@ step_bench() {
   ACTORSTORE_BENCH_1M= go test -run '^$' -bench "${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -count="${BENCHCOUNT:-3}" \
     -benchmem -timeout 60m ./host | tee "$out"
   if [ "${BENCH1M:-1}" != 0 ]; then
-    log "persistence at 1M actors: checkpoint stall, recovery time and peak memory (~2 min; BENCH1M=0 skips)"
-    ACTORSTORE_BENCH_1M=1 go test -run '^$' -bench '^BenchmarkPersist1M$' -benchtime=1x -count=1 -timeout 30m ./host | tee -a "$out"
+    log "1M actors: longest write over 2M random updates, memory, restore (both engines); persistence: checkpoint stall, recovery time and peak memory (~5 min; BENCH1M=0 skips)"
+    ACTORSTORE_BENCH_1M=1 go test -run '^$' -bench '^Benchmark(LongestWrite|Memory|Restore|Persist1M)$' -benchtime=1x -count=1 -timeout 30m ./host | tee -a "$out"
   fi
-  log "ratios and persistence"
+  log "ratios, speed and persistence"
   go run ./internal/benchratio <"$out"
   rm -f "$out"
   need_node

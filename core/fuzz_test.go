@@ -248,7 +248,7 @@ func refKeyOK(typ, id string) bool {
 // error code, with a VersionMismatch's fields.
 func (r *refStore) apply(op *Op, ts int64) (Result, *Error) {
 	fail := func(c Code) (Result, *Error) { return Result{}, &Error{Code: c, Index: -1} }
-	if op.Kind < KindInsert || op.Kind > KindDelete {
+	if op.Kind < KindInsert || op.Kind > KindDelete { // before anything else
 		return fail(InvalidArgument)
 	}
 	if !refKeyOK(op.Type, op.ID) {

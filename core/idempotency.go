@@ -121,7 +121,9 @@ func (e *idemEntry) succeeded(ops []Op, rs []Result) {
 			e.first = r.Sequence
 		}
 		if r.Found && ops[i].Kind == KindDelete {
-			o.value = r.Actor.Value
+			// A copy: the removed actor's value is in the arena, whose
+			// record is reused once no retained event shows it.
+			o.value = append([]byte{}, r.Actor.Value...)
 		}
 	}
 	e.account()

@@ -833,3 +833,27 @@ func FuzzKeyedOps(f *testing.F) {
 		c.check()
 	})
 }
+
+// A remembered delete's removed value is the store's own copy: the arena
+// reuses the removed record once no retained event shows it, and the
+// writes after it must not change the answer a retry gets.
+func TestKeyedDeleteKeepsItsValueAfterReuse(t *testing.T) {
+	s := newStore(t, Options{ReplayBufferSize: 1})
+	_, err := s.Insert("t", "a", val(3, 3), 1)
+	ok(t, err)
+	del := Op{Kind: KindDelete, Type: "t", ID: "a"}
+	_, repeated, err := s.ApplyKeyed("k", &del, 2)
+	ok(t, err)
+	if repeated {
+		t.Fatal("first delete repeated")
+	}
+	for i := range 50 { // records of the same size, the one freed among them
+		_, err = s.Insert("t", string(rune('b'+i)), val(3, 9), int64(3+i))
+		ok(t, err)
+	}
+	r, repeated, err := s.ApplyKeyed("k", &del, 60)
+	ok(t, err)
+	if !repeated || !r.Found || r.Sequence != 2 || !bytes.Equal(r.Actor.Value, val(3, 3)) {
+		t.Fatalf("delete retried after its record was reused: %+v, repeated %v", r, repeated)
+	}
+}

@@ -197,8 +197,8 @@ func DecodeRecord(b []byte) (Record, *Error) {
 // Replay decodes a mutation record and applies it. It fails, changing
 // nothing, unless the record's first sequence is the next one and its
 // operations succeed and make events: a log that does not follow the state
-// it is replayed onto is an error, never a silent divergence. Values of the
-// record are retained; the caller must not reuse rec.
+// it is replayed onto is an error, never a silent divergence. The store
+// copies what it keeps of rec.
 func (s *Store) Replay(rec []byte) (first, last uint64, err *Error) {
 	r, err := DecodeRecord(rec)
 	if err != nil {

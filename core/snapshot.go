@@ -3,9 +3,7 @@ package core
 import (
 	"hash/crc32"
 	"strconv"
-	"unsafe"
-
-	"github.com/tidwall/btree"
+	"unicode/utf8"
 
 	"github.com/actorstore/actorstore/internal/le"
 )
@@ -68,13 +66,16 @@ type SnapshotInfo struct {
 
 // Snapshot streams the state of a store as it was when Store.Snapshot was
 // called: a copy-on-write copy of the tree and of the retained events, so
-// the store may go on changing while it is read.
+// the store may go on changing while it is read. While it is open the
+// store frees no record (arena), so the copy's records stay as they were.
 type Snapshot struct {
+	s       *Store // nil once the snapshot no longer holds the store's records
 	info    SnapshotInfo
 	dropped uint64
 	tree    tree
-	iter    btree.IterG[entry]
-	events  []Event
+	iter    iter
+	cur     item // the next actor to write, when more
+	events  []slot
 	stage   int // 0 header and meta, 1 actors, 2 events, 3 keys and end, 4 done
 	more    bool
 	next    int // next event to write
@@ -82,31 +83,37 @@ type Snapshot struct {
 }
 
 // Snapshot starts a snapshot of the current state. Taking it costs a copy
-// of the retained events' headers, not of their values or of the actors.
+// of the replay buffer's ring (refs, not values), not of the actors.
+// Close it when done: until then the store reuses no memory.
 func (s *Store) Snapshot() *Snapshot {
 	f := &s.feed
 	sn := &Snapshot{
+		s:       s,
 		info:    SnapshotInfo{Sequence: f.seq, Actors: uint64(s.tree.len()), Events: uint64(f.n)},
 		dropped: f.dropped,
 		tree:    s.tree.copy(),
-		events:  make([]Event, f.n),
+		events:  make([]slot, f.n),
 		keys:    idemSnapshot{entries: s.idem.list()},
 	}
 	for i := range sn.events {
 		sn.events[i] = *f.at(i)
 	}
+	s.arena.hold++
 	return sn
 }
 
 // Info describes the snapshot.
 func (sn *Snapshot) Info() SnapshotInfo { return sn.info }
 
-// Close releases the snapshot's copy of the tree.
+// Close ends the snapshot, letting the store reuse the memory of what it
+// showed.
 func (sn *Snapshot) Close() {
-	if sn.stage == 1 {
-		sn.iter.Release()
+	sn.stage, sn.events, sn.tree, sn.iter, sn.keys = 4, nil, tree{}, iter{}, idemSnapshot{}
+	if s := sn.s; s != nil {
+		sn.s = nil
+		s.arena.hold--
+		s.arena.release(s.feed.oldest())
 	}
-	sn.stage, sn.events = 4, nil
 }
 
 // Next appends the next whole frames of the stream to dst, about max bytes
@@ -124,23 +131,23 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 				dst = le.AppendUvarint(dst, v)
 			}
 			closeFrame(dst, at)
-			sn.iter = sn.tree.t.Iter()
-			sn.more = sn.iter.First()
+			sn.iter.seek(&sn.tree, nil)
+			sn.cur, sn.more = sn.iter.next()
 			sn.stage = 1
 		case 1:
 			if !sn.more {
-				sn.iter.Release()
 				sn.stage = 2
 				continue
 			}
 			at := openFrame(&dst, frameActors)
+			var a Actor
 			for sn.more && len(dst)-at < frameTarget {
-				a := sn.iter.Item().a
+				sn.tree.a.actor(sn.cur.ref, &a)
 				dst = appendBytes(dst, a.Type)
 				dst = appendBytes(dst, a.ID)
 				dst = le.AppendUvarint(dst, a.Version)
 				dst = appendBytes(dst, a.Value)
-				sn.more = sn.iter.Next()
+				sn.cur, sn.more = sn.iter.next()
 			}
 			closeFrame(dst, at)
 		case 2:
@@ -149,9 +156,10 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 				continue
 			}
 			at := openFrame(&dst, frameEvents)
+			var e Event
 			for sn.next < len(sn.events) && len(dst)-at < frameTarget {
-				dst = appendEvent(dst, &sn.events[sn.next])
-				sn.events[sn.next] = Event{}
+				sn.tree.a.event(&sn.events[sn.next], &e)
+				dst = appendEvent(dst, &e)
 				sn.next++
 			}
 			closeFrame(dst, at)
@@ -165,7 +173,7 @@ func (sn *Snapshot) Next(dst []byte, max int) []byte {
 			dst = le.AppendUvarint(dst, sn.info.Events)
 			dst = sn.keys.appendEnd(dst)
 			closeFrame(dst, at)
-			sn.stage, sn.events, sn.tree = 4, nil, tree{}
+			sn.Close()
 		}
 	}
 	return dst
@@ -211,7 +219,10 @@ func appendEvent(dst []byte, e *Event) []byte {
 
 // Restorer builds a new store from a snapshot stream written to it in
 // pieces of any size. The stream is checked completely (checksums, order,
-// keys, values, limits) before Finish hands out the store.
+// keys, limits) before Finish hands out the store. Values are checked by
+// the store that writes a snapshot, and each frame's checksum guards them
+// since, so a restore does not check them again unless VerifyValues asks
+// it to.
 type Restorer struct {
 	s      *Store
 	buf    []byte
@@ -221,12 +232,18 @@ type Restorer struct {
 	meta   SnapshotInfo
 	actors uint64
 	events uint64
-	last   entry // the previous actor, for the order check
+	last   item // the previous actor, for the order check
+	verify bool
 	err    *Error
 	// version is the stream's; keys reads its idempotency keys.
 	version uint32
 	keys    idemRestore
 }
+
+// VerifyValues makes the restore check every value, of actors and of
+// events, as a write checks it: a value that is not well-formed CBOR is
+// then an error rather than restored as it is.
+func (r *Restorer) VerifyValues() { r.verify = true }
 
 // NewRestorer starts a restore into a new store with options o.
 func NewRestorer(o Options) (*Restorer, *Error) {
@@ -356,45 +373,105 @@ func (r *Restorer) frame(p []byte, at int64) *Error {
 	return nil
 }
 
+// actor restores the next actor of rd. Most actors take the fast path,
+// which reads them without the reader; anything it does not expect goes
+// to the reader, for its errors.
 func (r *Restorer) actor(rd *reader, at int64) *Error {
+	b, off := rd.b, rd.off
+	var tl, il, vl uint64
+	var version uint64
+	if tl, off = uvar(b, off); off > 0 && tl <= MaxTypeBytes && uint64(len(b)-off) >= tl {
+		typ := b[off : off+int(tl)]
+		if il, off = uvar(b, off+int(tl)); off > 0 && il <= MaxIDBytes && uint64(len(b)-off) >= il {
+			id := b[off : off+int(il)]
+			if version, off = uvar(b, off+int(il)); off > 0 {
+				if vl, off = uvar(b, off); off > 0 && vl <= MaxValueLimit && uint64(len(b)-off) >= vl {
+					rd.off = off + int(vl)
+					return r.add(typ, id, version, b[off:rd.off:rd.off], at)
+				}
+			}
+		}
+	}
 	typ, id := rd.bytes(MaxTypeBytes), rd.bytes(MaxIDBytes)
-	version := rd.uvarint()
+	version = rd.uvarint()
 	value := rd.bytes(MaxValueLimit)
 	if rd.err != nil {
 		return r.fail(at, rd.err.Msg)
 	}
+	return r.add(typ, id, version, value, at)
+}
+
+// uvar reads the uvarint at b[off:], returning the offset after it, or 0
+// when there is none.
+func uvar(b []byte, off int) (uint64, int) {
+	if off < len(b) && b[off] < 0x80 {
+		return uint64(b[off]), off + 1
+	}
+	return uvarSlow(b, off)
+}
+
+func uvarSlow(b []byte, off int) (uint64, int) {
+	if off >= len(b) {
+		return 0, 0
+	}
+	v, n := le.Uvarint(b[off:])
+	if n <= 0 {
+		return 0, 0
+	}
+	return v, off + n
+}
+
+// asciiKey reports whether typ and id are a valid key in ASCII, as most
+// keys are: CheckKey decides the others.
+func asciiKey(typ, id []byte) bool {
+	if len(typ) == 0 || len(id) == 0 || len(typ) > MaxTypeBytes || len(id) > MaxIDBytes {
+		return false
+	}
+	var or byte
+	for _, c := range typ {
+		or |= c
+	}
+	for _, c := range id {
+		or |= c
+	}
+	return or < utf8.RuneSelf
+}
+
+// add checks one actor of the stream and puts it in the store.
+func (r *Restorer) add(typ, id []byte, version uint64, value []byte, at int64) *Error {
 	s := r.s
-	kv := make([]byte, 0, len(id)+len(value))
-	kv = append(append(kv, id...), value...)
-	// One allocation holds the id and the value; the id is a view of it,
-	// as the wasm engine's inserts do. kv is never written again.
-	a := &Actor{Type: s.intern(string(typ)), ID: unsafe.String(unsafe.SliceData(kv), len(id)),
-		Value: kv[len(id):len(kv):len(kv)], Version: version}
-	if err := CheckKey(a.Type, a.ID); err != nil {
-		return r.fail(at, err.Msg)
-	}
-	if err := s.checkValue(a.Value); err != nil {
-		if err.Code == ValueTooLarge { // valid, but not for these options
-			r.err = errorf(ValueTooLarge, "value too large: the snapshot's actor %s/%s has %d bytes, MaxValueBytes is %d",
-				a.Type, a.ID, len(a.Value), s.opts.MaxValueBytes)
-			return r.err
+	// The key's strings share the frame, for the checks only: the record
+	// is a copy.
+	t, i := view(typ), view(id)
+	if !asciiKey(typ, id) {
+		if err := CheckKey(t, i); err != nil {
+			return r.fail(at, err.Msg)
 		}
-		return r.fail(at, "actor "+a.Type+"/"+a.ID+": "+err.Msg)
 	}
-	e := entryOf(a)
-	if r.actors > 0 && !lessEntry(r.last, e) {
-		return r.fail(at, "actors out of order at "+a.Type+"/"+a.ID)
+	if len(value) > s.opts.MaxValueBytes { // valid, but not for these options
+		r.err = errorf(ValueTooLarge, "value too large: the snapshot's actor %s/%s has %d bytes, MaxValueBytes is %d",
+			t, i, len(value), s.opts.MaxValueBytes)
+		return r.err
 	}
-	if s.data += actorBytes(a); s.data > s.opts.MaxDataBytes {
+	if r.verify {
+		if err := CheckValue(value); err != nil {
+			return r.fail(at, "actor "+t+"/"+i+": "+err.Msg)
+		}
+	}
+	k := makeKey(t, i)
+	if r.actors > 0 && s.tree.cmp(&k, &r.last) <= 0 {
+		return r.fail(at, "actors out of order at "+t+"/"+i)
+	}
+	if s.data += actorBytes(t, i, value); s.data > s.opts.MaxDataBytes {
 		r.err = errorf(StoreFull, "store full: the snapshot's actors need more than MaxDataBytes (%d)", s.opts.MaxDataBytes)
 		return r.err
 	}
-	s.tree.t.Load(e)
-	r.last = e
 	r.actors++
 	if r.actors > r.meta.Actors {
 		return r.fail(at, "more actors than the meta frame says")
 	}
+	r.last = k.item(s.arena.put(t, i, value, version))
+	s.tree.insert(r.last, &k, true)
 	return nil
 }
 
@@ -406,11 +483,11 @@ func (r *Restorer) event(rd *reader, at int64) *Error {
 	flags := rd.byte()
 	if flags&flagPrev != 0 {
 		e.HasPrev, e.PrevVersion = true, rd.uvarint()
-		e.Prev = append([]byte(nil), rd.bytes(MaxValueLimit)...)
+		e.Prev = rd.bytes(MaxValueLimit)
 	}
 	if flags&flagNew != 0 {
 		e.HasNew, e.NewVersion = true, rd.uvarint()
-		e.New = append([]byte(nil), rd.bytes(MaxValueLimit)...)
+		e.New = rd.bytes(MaxValueLimit)
 	}
 	e.Timestamp = int64(rd.fixed64())
 	if rd.err != nil {
@@ -431,12 +508,12 @@ func (r *Restorer) event(rd *reader, at int64) *Error {
 	if e.Sequence != r.s.feed.seq+1 {
 		return r.fail(at, "event "+strconv.FormatUint(e.Sequence, 10)+" out of sequence")
 	}
-	e.Type, e.ID = r.s.intern(string(typ)), string(id)
-	if err := CheckKey(e.Type, e.ID); err != nil {
+	t, i := view(typ), view(id)
+	if err := CheckKey(t, i); err != nil {
 		return r.fail(at, err.Msg)
 	}
-	for i, v := range [2][]byte{e.Prev, e.New} {
-		if flags&(1<<i) != 0 {
+	for j, v := range [2][]byte{e.Prev, e.New} {
+		if r.verify && flags&(1<<j) != 0 {
 			if err := CheckValue(v); err != nil {
 				return r.fail(at, "event "+strconv.FormatUint(e.Sequence, 10)+": "+err.Msg)
 			}
@@ -446,7 +523,19 @@ func (r *Restorer) event(rd *reader, at int64) *Error {
 	if r.events > r.meta.Events {
 		return r.fail(at, "more events than the meta frame says")
 	}
-	r.s.feed.push(e)
+	// The event's values go into the arena as records of its own, retired
+	// when it leaves the ring.
+	a := &r.s.arena
+	var prev, new uint32
+	if e.HasPrev {
+		prev = a.put(t, i, e.Prev, e.PrevVersion)
+	}
+	if e.HasNew {
+		new = a.put(t, i, e.New, e.NewVersion)
+	}
+	sl := a.slotOf(e.Op, prev, new, e.Sequence, e.Timestamp)
+	sl.owned = true
+	r.s.feed.push(&sl)
 	return nil
 }
 
@@ -462,6 +551,7 @@ func (r *Restorer) Finish() (*Store, *Error) {
 		return nil, r.fail(r.off+int64(r.pos), "bytes after the end frame")
 	}
 	r.s.feed.seq = r.meta.Sequence
+	r.s.arena.release(r.s.feed.oldest())
 	r.s.idem.trim(&r.s.opts)
 	s := r.s
 	r.s, r.buf, r.err = nil, nil, errorf(InvalidArgument, "invalid argument: restore already finished")

@@ -4,15 +4,13 @@
 // state and the same events; hosts pass every mutation's timestamp in.
 //
 // A Store is not safe for concurrent use; hosts serialize calls.
-// Value slices passed in are retained and must not be modified afterwards;
-// slices handed out are shared and must be treated as read-only.
+// Keys and values passed in are copied. Actors, events and results handed
+// out share the store's memory: treat them as read-only, and copy what
+// must outlive the next write (a write may reuse the memory of an actor
+// it replaced or deleted once no retained event shows it).
 package core
 
-import (
-	"unicode/utf8"
-
-	"github.com/tidwall/btree"
-)
+import "unicode/utf8"
 
 // Actor is one record: a key (Type, ID), an opaque CBOR value and a version.
 type Actor struct {
@@ -34,14 +32,15 @@ type Result struct {
 // Store holds actors and the change feed.
 type Store struct {
 	opts    Options
-	tree    tree
-	types   map[string]string // interned actor types
-	data    int64             // bytes accounted to actors
+	arena   arena // the actors' records
+	tree    tree  // the actors in key order
+	data    int64 // bytes accounted to actors
 	feed    feed
-	pending []Event        // events of the operation being applied
-	key     Actor          // scratch lookup key
-	hint    btree.PathHint // path of the latest lookup
-	idem    idemTable      // remembered idempotency keys (idempotency.go)
+	pending []slot    // events of the batch being applied
+	undo    []undo    // how to take back the batch being applied
+	results []Result  // of the latest batch
+	key     key       // the key of the operation being applied
+	idem    idemTable // remembered idempotency keys (idempotency.go)
 }
 
 // New returns an empty store, or an InvalidArgument error for bad options.
@@ -50,8 +49,9 @@ func New(o Options) (*Store, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{opts: o, tree: newTree(), types: map[string]string{}}
-	s.feed.init(o.ReplayBufferSize, o.ReplayBufferBytes)
+	s := &Store{opts: o}
+	s.tree = newTree(&s.arena)
+	s.feed.init(&s.arena, o.ReplayBufferSize, o.ReplayBufferBytes)
 	return s, nil
 }
 
@@ -68,6 +68,13 @@ func CheckKey(typ, id string) *Error {
 
 // checkKeyShape checks emptiness and lengths: cheap, done before lookups.
 func checkKeyShape(typ, id string) *Error {
+	if uint(len(typ)-1) < MaxTypeBytes && uint(len(id)-1) < MaxIDBytes {
+		return nil
+	}
+	return keyShapeError(typ, id)
+}
+
+func keyShapeError(typ, id string) *Error {
 	switch {
 	case typ == "":
 		return errorf(InvalidKey, "invalid key: empty actor type")
@@ -111,20 +118,25 @@ func (s *Store) checkValue(v []byte) *Error {
 	return CheckValue(v)
 }
 
-// lookup finds (typ, id) in t, leaving its path in s.hint.
-func (s *Store) lookup(t tree, typ, id string) (*Actor, bool) {
-	s.key.Type, s.key.ID = typ, id
-	return t.get(&s.key, &s.hint)
+// lookup finds (typ, id), leaving its key in s.key and its path in the
+// tree for replaceFound.
+func (s *Store) lookup(typ, id string) (item, bool) {
+	s.key = makeKey(typ, id)
+	return s.tree.find(&s.key)
 }
 
 // Lookup is Get for keys from outside: an invalid key is an InvalidKey
 // error rather than "absent".
-func (s *Store) Lookup(typ, id string) (Actor, bool, *Error) {
-	if err := CheckKey(typ, id); err != nil {
+func (s *Store) Lookup(typ, id string) (a Actor, found bool, err *Error) {
+	if err := checkKeyShape(typ, id); err != nil {
 		return Actor{}, false, err
 	}
-	a, ok := s.Get(typ, id)
-	return a, ok, nil
+	it, ok := s.lookup(typ, id)
+	if !ok { // keys in the tree are valid: only others need the text check
+		return Actor{}, false, checkKeyText(typ, id)
+	}
+	s.arena.actor(it.ref, &a)
+	return a, true, nil
 }
 
 // CheckType validates an actor type alone, as GetAll takes it.
@@ -135,20 +147,22 @@ func CheckType(typ string) *Error {
 	return checkKeyText(typ, "")
 }
 
-// Get returns the actor stored under (typ, id).
-func (s *Store) Get(typ, id string) (Actor, bool) {
-	a, ok := s.lookup(s.tree, typ, id)
-	if !ok {
-		return Actor{}, false
+// Get returns the actor stored under (typ, id). The actor shares the
+// store's memory (see the package documentation).
+func (s *Store) Get(typ, id string) (a Actor, found bool) {
+	it, ok := s.lookup(typ, id)
+	if ok {
+		s.arena.actor(it.ref, &a)
 	}
-	return *a, true
+	return a, ok
 }
 
 // Len returns the number of actors.
 func (s *Store) Len() int { return s.tree.len() }
 
 // Scan calls fn for each actor of type typ with an id greater than after,
-// in id order, until fn returns false.
+// in id order, until fn returns false. The actor passed is valid during
+// the call.
 func (s *Store) Scan(typ, after string, fn func(*Actor) bool) {
 	s.tree.scan(typ, after, fn)
 }
@@ -219,9 +233,9 @@ func (s *Store) Delete(typ, id string, ts int64) (Result, *Error) {
 // Apply applies one write operation. It validates everything before it
 // changes anything, so a failure leaves the store as it was.
 func (s *Store) Apply(op *Op, ts int64) (Result, *Error) {
-	t := txn{s: s, tree: s.tree, data: s.data, seq: s.feed.seq}
-	res, err := t.apply(op, ts)
-	if err != nil {
+	t := txn{s: s, data: s.data, seq: s.feed.seq}
+	var res Result
+	if err := t.apply(op, ts, &res); err != nil {
 		return Result{}, err
 	}
 	s.commit(&t)
@@ -229,12 +243,12 @@ func (s *Store) Apply(op *Op, ts int64) (Result, *Error) {
 }
 
 func (s *Store) commit(t *txn) {
-	s.tree, s.data = t.tree, t.data
+	s.data = t.data
 	for i := range s.pending {
-		s.feed.push(s.pending[i])
-		s.pending[i] = Event{}
+		s.feed.push(&s.pending[i])
 	}
 	s.pending = s.pending[:0]
+	s.arena.release(s.feed.oldest())
 }
 
 // Stats describe the store and its feed.

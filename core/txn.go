@@ -1,9 +1,6 @@
 package core
 
-import (
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // Kind is the kind of a write operation.
 type Kind uint8
@@ -24,140 +21,202 @@ type Op struct {
 	Expected uint64 // used by KindUpdateVersioned only
 }
 
-// txn applies operations to a tree, accounting data bytes and sequence
-// numbers locally; Store.commit makes it visible.
+// txn applies operations to the store's tree, accounting data bytes and
+// sequence numbers locally; Store.commit makes them visible. In a batch it
+// records in s.undo how to take each change back.
 type txn struct {
-	s    *Store
-	tree tree
-	data int64
-	seq  uint64
+	s     *Store
+	data  int64
+	seq   uint64
+	batch bool
 }
 
-func actorBytes(a *Actor) int64 {
-	return int64(len(a.Type)+len(a.ID)+len(a.Value)) + actorOverhead
+// undo takes back one change of a batch: old is the item replaced or
+// deleted, new the item written (ref 0: none).
+type undo struct{ old, new item }
+
+func actorBytes(typ, id string, value []byte) int64 {
+	return int64(len(typ)+len(id)+len(value)) + actorOverhead
 }
 
-// apply validates op completely before it changes the tree.
-func (t *txn) apply(op *Op, ts int64) (Result, *Error) {
+// apply validates op completely before it changes the tree, and fills
+// res. Results and events are filled in place rather than passed by
+// value: copies of structs holding pointers are dear in the wasm guest.
+func (t *txn) apply(op *Op, ts int64, res *Result) *Error {
 	if op.Kind < KindInsert || op.Kind > KindDelete {
-		return Result{}, errorf(InvalidArgument, "invalid argument: unknown operation kind %d", int(op.Kind))
+		return errorf(InvalidArgument, "invalid argument: unknown operation kind %d", int(op.Kind))
 	}
 	if err := checkKeyShape(op.Type, op.ID); err != nil {
-		return Result{}, err
+		return err
 	}
-	cur, found := t.s.lookup(t.tree, op.Type, op.ID)
+	s := t.s
+	cur, found := s.lookup(op.Type, op.ID)
 	if !found {
 		if err := checkKeyText(op.Type, op.ID); err != nil {
-			return Result{}, err
+			return err
 		}
 	}
 	if op.Kind != KindDelete {
-		if err := t.s.checkValue(op.Value); err != nil {
-			return Result{}, err
+		if err := s.checkValue(op.Value); err != nil {
+			return err
 		}
 	}
 	switch op.Kind {
 	case KindInsert:
 		if found {
-			return Result{}, errorf(AlreadyExists, "already exists: %s/%s", op.Type, op.ID)
+			return errorf(AlreadyExists, "already exists: %s/%s", op.Type, op.ID)
 		}
-		return t.put(nil, op, ts)
+		return t.put(item{}, op, ts, res)
 	case KindUpdate:
 		if !found {
-			return Result{}, errorf(NotFound, "not found: %s/%s", op.Type, op.ID)
+			return errorf(NotFound, "not found: %s/%s", op.Type, op.ID)
 		}
-		return t.put(cur, op, ts)
+		return t.put(cur, op, ts, res)
 	case KindUpdateVersioned:
 		if !found {
-			return Result{}, errorf(NotFound, "not found: %s/%s", op.Type, op.ID)
+			return errorf(NotFound, "not found: %s/%s", op.Type, op.ID)
 		}
-		if cur.Version != op.Expected {
+		if v := s.arena.version(cur.ref); v != op.Expected {
 			e := errorf(VersionMismatch, "version mismatch on %s/%s: expected %d, actual %d",
-				op.Type, op.ID, op.Expected, cur.Version)
-			e.Expected, e.Actual = op.Expected, cur.Version
-			return Result{}, e
+				op.Type, op.ID, op.Expected, v)
+			e.Expected, e.Actual = op.Expected, v
+			return e
 		}
-		return t.put(cur, op, ts)
+		return t.put(cur, op, ts, res)
 	default: // KindDelete: kinds were checked on entry
 		if !found {
-			return Result{}, nil
+			*res = Result{}
+			return nil
 		}
-		t.tree.delete(cur, &t.s.hint)
-		t.data -= actorBytes(cur)
-		t.emit(Event{Op: EventDelete, Type: cur.Type, ID: cur.ID, Prev: cur.Value,
-			PrevVersion: cur.Version, HasPrev: true, Timestamp: ts})
-		return Result{Actor: *cur, Found: true, Sequence: t.seq}, nil
+		s.tree.deleteFound()
+		a := &res.Actor
+		s.arena.actor(cur.ref, a)
+		t.data -= actorBytes(a.Type, a.ID, a.Value)
+		res.Found, res.Sequence = true, t.seq+1
+		t.emit(EventDelete, cur.ref, 0, ts)
+		s.arena.retire(cur.ref, t.seq)
+		if t.batch {
+			s.undo = append(s.undo, undo{old: cur})
+		}
+		return nil
 	}
 }
 
-// put stores a new actor value, replacing cur when it is not nil. Actors in
-// the tree are never modified: a copy-on-write tree copy may share them.
-func (t *txn) put(cur *Actor, op *Op, ts int64) (Result, *Error) {
-	a := &Actor{Type: op.Type, ID: op.ID, Value: op.Value}
-	if cur != nil {
-		a.Type, a.ID, a.Version = cur.Type, cur.ID, cur.Version+1
+// put writes a new record for op and puts it in the tree, in place of cur
+// when cur.ref is not 0. Records are never modified: a snapshot's copy of
+// the tree and retained events may show cur.
+func (t *txn) put(cur item, op *Op, ts int64, res *Result) *Error {
+	s := t.s
+	var old Actor
+	delta := actorBytes(op.Type, op.ID, op.Value)
+	if cur.ref != 0 {
+		s.arena.actor(cur.ref, &old)
+		delta -= actorBytes(old.Type, old.ID, old.Value)
+	}
+	if delta > 0 && t.data+delta > s.opts.MaxDataBytes {
+		return errorf(StoreFull, "store full: writing %s/%s needs %d more bytes, %d of %d are used",
+			op.Type, op.ID, delta, t.data, s.opts.MaxDataBytes)
+	}
+	var version uint64
+	if cur.ref != 0 {
+		version = old.Version + 1
+	}
+	it := s.key.item(s.arena.put(op.Type, op.ID, op.Value, version))
+	if cur.ref != 0 {
+		s.tree.replaceFound(it)
 	} else {
-		a.Type = t.s.intern(op.Type)
+		s.tree.insertFound(it, &s.key)
 	}
-	delta := actorBytes(a)
-	if cur != nil {
-		delta -= actorBytes(cur)
-	}
-	if delta > 0 && t.data+delta > t.s.opts.MaxDataBytes {
-		return Result{}, errorf(StoreFull, "store full: writing %s/%s needs %d more bytes, %d of %d are used",
-			op.Type, op.ID, delta, t.data, t.s.opts.MaxDataBytes)
-	}
-	t.tree.set(a, &t.s.hint)
 	t.data += delta
-	ev := Event{Op: EventInsert, Type: a.Type, ID: a.ID, New: a.Value, NewVersion: a.Version, HasNew: true, Timestamp: ts}
-	if cur != nil {
-		ev.Op, ev.Prev, ev.PrevVersion, ev.HasPrev = EventUpdate, cur.Value, cur.Version, true
+	a := &res.Actor
+	s.arena.actor(it.ref, a)
+	res.Found, res.Sequence = true, t.seq+1
+	if cur.ref != 0 {
+		t.emit(EventUpdate, cur.ref, it.ref, ts)
+		s.arena.retire(cur.ref, t.seq)
+	} else {
+		t.emit(EventInsert, 0, it.ref, ts)
 	}
-	t.emit(ev)
-	return Result{Actor: *a, Found: true, Sequence: t.seq}, nil
+	if t.batch {
+		s.undo = append(s.undo, undo{old: cur, new: it})
+	}
+	return nil
 }
 
-func (t *txn) emit(ev Event) {
+// emit makes the next event, showing the records prev and new (0: none),
+// and outside a batch pushes it to the feed at once: nothing can fail
+// after an operation emits. A batch's events wait in s.pending until all
+// of its operations succeed.
+func (t *txn) emit(op EventOp, prev, new uint32, ts int64) {
 	t.seq++
-	ev.Sequence = t.seq
-	t.s.pending = append(t.s.pending, ev)
-}
-
-func (s *Store) intern(typ string) string {
-	if v, ok := s.types[typ]; ok {
-		return v
+	sl := t.s.arena.slotOf(op, prev, new, t.seq, ts)
+	if t.batch {
+		t.s.pending = append(t.s.pending, sl)
+	} else {
+		t.s.feed.push(&sl)
 	}
-	typ = strings.Clone(typ) // the caller's string may alias a buffer
-	if len(s.types) < 4096 { // a bound, should ids be used as types
-		s.types[typ] = typ
-	}
-	return typ
 }
 
 // Batch applies ops atomically: all of them, with consecutive sequence
 // numbers and one timestamp, or none. A failing operation's error carries
-// its index; the store is then unchanged.
+// its index; the store is then unchanged. The operations are applied to
+// the tree in place, and taken back in reverse order if one fails. The
+// results, like what they show, share the store's memory: the next batch
+// reuses it.
 func (s *Store) Batch(ops []Op, ts int64) ([]Result, *Error) {
 	if err := CheckBatchLen(len(ops)); err != nil {
 		return nil, err
 	}
-	t := txn{s: s, tree: s.tree.copy(), data: s.data, seq: s.feed.seq}
-	out := make([]Result, len(ops))
+	t := txn{s: s, data: s.data, seq: s.feed.seq, batch: true}
+	retired := len(s.arena.later)
+	if cap(s.results) < len(ops) {
+		s.results = make([]Result, len(ops))
+	}
+	out := s.results[:len(ops)]
 	for i := range ops {
-		r, err := t.apply(&ops[i], ts)
-		if err != nil {
-			for j := range s.pending {
-				s.pending[j] = Event{}
-			}
-			s.pending = s.pending[:0]
+		if err := t.apply(&ops[i], ts, &out[i]); err != nil {
+			s.rollback(retired)
 			err.Index = i
 			err.Msg = "batch operation " + strconv.Itoa(i) + ": " + err.Msg
 			return nil, err
 		}
-		out[i] = r
 	}
+	s.undo = s.undo[:0]
 	s.commit(&t)
 	return out, nil
+}
+
+// rollback takes back the changes of the batch being applied, newest
+// first: the records it wrote are freed at once (nothing outside the
+// batch saw them), and those it replaced or deleted, retired after the
+// first retired entries, are back in the tree.
+func (s *Store) rollback(retired int) {
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		u := &s.undo[i]
+		switch {
+		case u.old.ref != 0 && u.new.ref != 0:
+			k := s.keyOf(u.old)
+			s.tree.replace(u.old, &k)
+		case u.new.ref != 0:
+			k := s.keyOf(u.new)
+			s.tree.delete(&k)
+		default:
+			k := s.keyOf(u.old)
+			s.tree.insert(u.old, &k, false)
+		}
+		if u.new.ref != 0 {
+			s.arena.free(u.new.ref)
+		}
+	}
+	s.undo = s.undo[:0]
+	s.arena.later = s.arena.later[:retired]
+	s.pending = s.pending[:0]
+}
+
+// keyOf returns the key of an item in the tree.
+func (s *Store) keyOf(it item) key {
+	typ, id := s.arena.key(it.ref)
+	return key{hi: it.hi, lo: it.lo, n: it.n, typ: typ, id: id}
 }
 
 // CheckBatchLen reports a batch of n operations as too long.

@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"strings"
 
 	"github.com/actorstore/actorstore/core"
 )
@@ -50,8 +51,8 @@ type renewable interface {
 }
 
 // nativeEngine runs the core directly: a core.Engine, as the module is.
-// It copies values on the way out so that callers cannot reach the stored
-// bytes, as the wasm engine cannot.
+// It copies values, types and ids on the way out: what the core hands out
+// shares its memory, which later writes reuse.
 type nativeEngine struct {
 	e *core.Engine
 }
@@ -73,30 +74,47 @@ func clone(b []byte) []byte {
 	return bytes.Clone(b)
 }
 
+// own returns a copy of a that shares nothing with the store, taking its
+// type and id from typ and id when they are equal.
+func own(a core.Actor, typ, id string) core.Actor {
+	return core.Actor{Type: ownString(a.Type, typ), ID: ownString(a.ID, id), Value: clone(a.Value), Version: a.Version}
+}
+
+func ownString(s, like string) string {
+	if s == like {
+		return like
+	}
+	return strings.Clone(s)
+}
+
 func (n *nativeEngine) apply(op *core.Op, ts int64) (core.Result, *core.Error) {
 	r, err := n.e.Store().Apply(op, ts)
-	r.Actor.Value = clone(r.Actor.Value) // the store keeps op.Value
+	r.Actor = own(r.Actor, op.Type, op.ID)
 	return r, err
 }
 
 func (n *nativeEngine) get(typ, id string) (core.Actor, bool, *core.Error) {
 	a, ok, err := n.e.Store().Lookup(typ, id)
-	a.Value = clone(a.Value)
-	return a, ok, err
+	return own(a, typ, id), ok, err
 }
 
 func (n *nativeEngine) scan(typ, after string, maxBytes int) ([]core.Actor, bool, *core.Error) {
 	var out []core.Actor
 	more, err := n.e.Store().ScanPage(typ, after, maxBytes, func(a *core.Actor) {
-		out = append(out, core.Actor{Type: a.Type, ID: a.ID, Value: clone(a.Value), Version: a.Version})
+		out = append(out, own(*a, typ, ""))
 	})
 	return out, more, err
 }
 
 func (n *nativeEngine) changes(since uint64, f core.Filter, limit, maxBytes int) (core.Page, *core.Error) {
 	var p core.Page
+	var typ string // the latest type, shared by the events of a page
 	next, err := n.e.Store().ScanChanges(since, f, limit, int64(maxBytes), func(e *core.Event) {
 		c := *e
+		if c.Type != typ {
+			typ = strings.Clone(c.Type)
+		}
+		c.Type, c.ID = typ, strings.Clone(c.ID)
 		c.Prev, c.New = clone(e.Prev), clone(e.New)
 		p.Events = append(p.Events, c)
 	})
@@ -111,7 +129,7 @@ func (n *nativeEngine) sequenceAtTime(ts int64) (uint64, *core.Error) {
 func (n *nativeEngine) batch(ops []core.Op, ts int64) ([]core.Result, *core.Error) {
 	rs, err := n.e.Store().Batch(ops, ts)
 	for i := range rs {
-		rs[i].Actor.Value = clone(rs[i].Actor.Value)
+		rs[i].Actor = own(rs[i].Actor, ops[i].Type, ops[i].ID)
 	}
 	return rs, err
 }
@@ -138,7 +156,7 @@ func (n *nativeEngine) stats() (core.Stats, *core.Error) { return n.e.Store().St
 func (n *nativeEngine) close(context.Context) error { return nil }
 
 func (n *nativeEngine) replay(rec []byte) (first, last uint64, err *core.Error) {
-	return n.e.Store().Replay(bytes.Clone(rec)) // the store keeps its values
+	return n.e.Store().Replay(rec)
 }
 
 func (n *nativeEngine) snapshotBegin() (core.SnapshotInfo, *core.Error) {

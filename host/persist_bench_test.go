@@ -4,7 +4,6 @@ package host
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // Persistence benchmarks (issue 4). ./build.sh bench prints them through
@@ -36,15 +33,6 @@ import (
 //     directory first (tens of seconds), so it runs only when
 //     ACTORSTORE_BENCH_1M=1 or when -bench names it (contains "1M");
 //     run it with -benchtime=1x.
-
-// persistValues are ~100-byte CBOR values (benchValue).
-var persistValues = sync.OnceValue(func() []cbor.RawMessage {
-	vs := make([]cbor.RawMessage, 256)
-	for i := range vs {
-		vs[i] = benchValue(i)
-	}
-	return vs
-})
 
 // persistPolicies are the store setups BenchmarkDurableInsert compares:
 // "memory" is the in-memory store, the others are durable under that
@@ -94,7 +82,7 @@ func BenchmarkDurableInsert(b *testing.B) {
 								if i >= b.N {
 									return
 								}
-								if _, err := s.Insert(ctx, types[i/len(benchIDs)%len(types)], benchID(i), values[i%len(values)]); err != nil {
+								if _, err := s.Insert(ctx, types[i/benchIDs%len(types)], benchID(i), values[i%len(values)]); err != nil {
 									b.Error(err)
 									return
 								}
@@ -119,16 +107,6 @@ const (
 	persist1MLog    = 200_000 // writes left in the log for recover-log200k
 	persistChildEnv = "ACTORSTORE_PERSIST_CHILD"
 )
-
-// persist1MEnabled says whether the 1M benchmarks run: they take tens of
-// seconds, so only on request.
-func persist1MEnabled() bool {
-	if os.Getenv("ACTORSTORE_BENCH_1M") == "1" {
-		return true
-	}
-	f := flag.Lookup("test.bench")
-	return f != nil && strings.Contains(f.Value.String(), "1M")
-}
 
 // BenchmarkPersist1M builds a durable wasm store of 1M actors of ~100
 // bytes (batches of 1,000 inserts, SyncAlways), then measures:

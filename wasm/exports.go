@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/actorstore/actorstore/core"
 	"github.com/actorstore/actorstore/internal/abi"
 )
@@ -27,15 +25,8 @@ func write(kind core.Kind, tl, il, vl uint32, expected uint64, ts int64) uint64 
 	if err != nil {
 		return fail(err)
 	}
-	// The store keeps the value, and an inserted id: copy them out of the
-	// input buffer in one allocation. Types are interned by the core.
-	op := core.Op{Kind: kind, Type: typ, ID: id, Expected: expected}
-	if kind == core.KindInsert {
-		kv := append(append(make([]byte, 0, il+vl), id...), value...)
-		op.ID, op.Value = view(kv[:il]), kv[il:il+vl:il+vl]
-	} else {
-		op.Value = append(make([]byte, 0, vl), value...)
-	}
+	// The store copies the key and value out of the input buffer.
+	op := core.Op{Kind: kind, Type: typ, ID: id, Value: value, Expected: expected}
 	r, err := eng.Store().Apply(&op, ts)
 	if err != nil {
 		return fail(err)
@@ -137,6 +128,10 @@ func stats() (res uint64) {
 	return done(abi.AppendStats(ok(), &st))
 }
 
+// batchOps holds the operations of the batch being applied; it keeps its
+// memory between batches.
+var batchOps []core.Op
+
 // batch applies count operations encoded in the input buffer
 // (abi.AppendBatchRequest) atomically.
 //
@@ -148,19 +143,12 @@ func batch(count uint32, size uint32, ts int64) (res uint64) {
 		return fail(err)
 	}
 	r := abi.NewReader(req)
-	ops := r.ReadBatchRequest(count)
+	ops := r.ReadBatchRequestInto(batchOps, count)
 	if err := r.Err(); err != nil {
 		return fail(err)
 	}
-	// The store keeps values and inserted ids: copy them out of the input
-	// buffer.
-	for i := range ops {
-		op := &ops[i]
-		op.Value = append([]byte(nil), op.Value...)
-		if op.Kind == core.KindInsert {
-			op.ID = strings.Clone(op.ID)
-		}
-	}
+	batchOps = ops[:0] // reused: a batch leaves no garbage for the collector
+	// The store copies keys and values out of the input buffer.
 	results, err := eng.Store().Batch(ops, ts)
 	if err != nil {
 		return fail(err)

@@ -120,8 +120,12 @@ func ptr(b []byte) uint32 {
 // global pointer costs a write barrier check.
 func done(b []byte) uint64 {
 	out = b
-	pauseGCForRestore()
-	reserveMemory()
+	if eng.Restoring() != gcStopped {
+		pauseGCForRestore()
+	}
+	if blocMax-bloc < minReserve {
+		reserveMemory()
+	}
 	return abi.Pack(ptr(b), uint32(len(b)))
 }
 
@@ -143,10 +147,6 @@ func guard(res *uint64) {
 
 // ok starts a successful result.
 func ok() []byte { return append(out[:0], byte(core.OK)) }
-
-// view returns a string aliasing b, which must not change while the
-// string is in use.
-func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 //go:wasmexport abi_version
 func abiVersion() uint32 { return abi.Version }

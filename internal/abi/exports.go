@@ -296,11 +296,30 @@ func AppendOp(b []byte, op *core.Op) []byte {
 // alias the buffer.
 func (r *Reader) ReadOp() core.Op {
 	var op core.Op
+	r.readOp(&op)
+	return op
+}
+
+// readOp is ReadOp into op: an Op returned by value is a copy that costs
+// in the wasm guest. An operation that fits whole is read inline (the
+// module reads every operation of a batch here, and calls are dear in
+// the guest); the rest go through the Reader, for its errors.
+func (r *Reader) readOp(op *core.Op) {
+	if b := r.b[r.off:]; r.err == nil && len(b) >= OpHeader {
+		tl, il, vl := uint64(le.Uint32(b[1:])), uint64(le.Uint32(b[5:])), uint64(le.Uint32(b[9:]))
+		if tl+il+vl <= uint64(len(b)-OpHeader) {
+			p := b[OpHeader : OpHeader+tl+il+vl]
+			op.Kind = core.Kind(b[0])
+			op.Expected = uint64(le.Uint32(b[13:])) | uint64(le.Uint32(b[17:]))<<32
+			op.Type, op.ID, op.Value = view(p[:tl]), view(p[tl:tl+il]), p[tl+il:len(p):len(p)]
+			r.off += OpHeader + len(p)
+			return
+		}
+	}
 	op.Kind = core.Kind(r.U8())
 	tl, il, vl := r.U32(), r.U32(), r.U32()
 	op.Expected = r.U64()
 	op.Type, op.ID, op.Value = r.String(tl), r.String(il), r.Bytes(vl)
-	return op
 }
 
 // AppendBatchRequest encodes the input of batch: the operations back to
@@ -318,6 +337,12 @@ func AppendBatchRequest(b []byte, ops []core.Op) []byte {
 // core.MaxBatchOps, a count the bytes cannot hold, a malformed operation
 // (its Index set), trailing bytes.
 func (r *Reader) ReadBatchRequest(count uint32) []core.Op {
+	return r.ReadBatchRequestInto(nil, count)
+}
+
+// ReadBatchRequestInto is ReadBatchRequest decoding into dst's memory
+// when it has the capacity (the module reuses one slice for every batch).
+func (r *Reader) ReadBatchRequestInto(dst []core.Op, count uint32) []core.Op {
 	if err := core.CheckBatchLen(int(count)); err != nil {
 		r.fail(err)
 		return nil
@@ -326,9 +351,13 @@ func (r *Reader) ReadBatchRequest(count uint32) []core.Op {
 		r.fail(core.NewError(core.InvalidArgument, "invalid argument: batch count exceeds its bytes"))
 		return nil
 	}
-	ops := make([]core.Op, count)
+	ops := dst[:0]
+	if cap(ops) < int(count) {
+		ops = make([]core.Op, count)
+	}
+	ops = ops[:count]
 	for i := range ops {
-		ops[i] = r.ReadOp()
+		r.readOp(&ops[i])
 		if r.err != nil {
 			r.err.Index = i
 			return nil

@@ -95,6 +95,10 @@ var decoders = []decoder{
 		func(v any, _ uint32) []byte { op := v.(core.Op); return AppendOp(nil, &op) }, true},
 	{"ReadBatchRequest", func(r *Reader, arg uint32) any { return r.ReadBatchRequest(arg) },
 		func(v any, _ uint32) []byte { return AppendBatchRequest(nil, v.([]core.Op)) }, true},
+	// Into a slice whose memory holds other operations: none may show.
+	{"ReadBatchRequestInto", func(r *Reader, arg uint32) any {
+		return r.ReadBatchRequestInto(batchOps(arg | 7)[:0], arg)
+	}, func(v any, _ uint32) []byte { return AppendBatchRequest(nil, v.([]core.Op)) }, true},
 	{"ReadBatch", func(r *Reader, arg uint32) any { return r.ReadBatch(batchOps(arg)) },
 		func(v any, arg uint32) []byte { return AppendBatch(nil, batchOps(arg), v.([]core.Result)) }, false},
 	{"ReadKeyedWrite", func(r *Reader, arg uint32) any {
@@ -202,23 +206,24 @@ func fuzzDecoder(f *testing.F, name string) {
 // One fuzz target per decoder: each must not panic on any bytes, and what
 // it decodes must encode back (checkDecoder).
 
-func FuzzReadStatus(f *testing.F)        { fuzzDecoder(f, "ReadStatus") }
-func FuzzReadError(f *testing.F)         { fuzzDecoder(f, "ReadError") }
-func FuzzReadWrite(f *testing.F)         { fuzzDecoder(f, "ReadWrite") }
-func FuzzReadGet(f *testing.F)           { fuzzDecoder(f, "ReadGet") }
-func FuzzReadResult(f *testing.F)        { fuzzDecoder(f, "ReadResult") }
-func FuzzReadGetAll(f *testing.F)        { fuzzDecoder(f, "ReadGetAll") }
-func FuzzReadChanges(f *testing.F)       { fuzzDecoder(f, "ReadChanges") }
-func FuzzReadEvent(f *testing.F)         { fuzzDecoder(f, "ReadEvent") }
-func FuzzReadStats(f *testing.F)         { fuzzDecoder(f, "ReadStats") }
-func FuzzReadOp(f *testing.F)            { fuzzDecoder(f, "ReadOp") }
-func FuzzReadBatchRequest(f *testing.F)  { fuzzDecoder(f, "ReadBatchRequest") }
-func FuzzReadBatch(f *testing.F)         { fuzzDecoder(f, "ReadBatch") }
-func FuzzReadReplay(f *testing.F)        { fuzzDecoder(f, "ReadReplay") }
-func FuzzReadKeyedWrite(f *testing.F)    { fuzzDecoder(f, "ReadKeyedWrite") }
-func FuzzReadSnapshotBegin(f *testing.F) { fuzzDecoder(f, "ReadSnapshotBegin") }
-func FuzzReadSnapshotNext(f *testing.F)  { fuzzDecoder(f, "ReadSnapshotNext") }
-func FuzzReadRestoreEnd(f *testing.F)    { fuzzDecoder(f, "ReadRestoreEnd") }
+func FuzzReadStatus(f *testing.F)           { fuzzDecoder(f, "ReadStatus") }
+func FuzzReadError(f *testing.F)            { fuzzDecoder(f, "ReadError") }
+func FuzzReadWrite(f *testing.F)            { fuzzDecoder(f, "ReadWrite") }
+func FuzzReadGet(f *testing.F)              { fuzzDecoder(f, "ReadGet") }
+func FuzzReadResult(f *testing.F)           { fuzzDecoder(f, "ReadResult") }
+func FuzzReadGetAll(f *testing.F)           { fuzzDecoder(f, "ReadGetAll") }
+func FuzzReadChanges(f *testing.F)          { fuzzDecoder(f, "ReadChanges") }
+func FuzzReadEvent(f *testing.F)            { fuzzDecoder(f, "ReadEvent") }
+func FuzzReadStats(f *testing.F)            { fuzzDecoder(f, "ReadStats") }
+func FuzzReadOp(f *testing.F)               { fuzzDecoder(f, "ReadOp") }
+func FuzzReadBatchRequest(f *testing.F)     { fuzzDecoder(f, "ReadBatchRequest") }
+func FuzzReadBatchRequestInto(f *testing.F) { fuzzDecoder(f, "ReadBatchRequestInto") }
+func FuzzReadBatch(f *testing.F)            { fuzzDecoder(f, "ReadBatch") }
+func FuzzReadReplay(f *testing.F)           { fuzzDecoder(f, "ReadReplay") }
+func FuzzReadKeyedWrite(f *testing.F)       { fuzzDecoder(f, "ReadKeyedWrite") }
+func FuzzReadSnapshotBegin(f *testing.F)    { fuzzDecoder(f, "ReadSnapshotBegin") }
+func FuzzReadSnapshotNext(f *testing.F)     { fuzzDecoder(f, "ReadSnapshotNext") }
+func FuzzReadRestoreEnd(f *testing.F)       { fuzzDecoder(f, "ReadRestoreEnd") }
 
 // TestEveryReadMethodIsFuzzed fails when Reader gains a Read method that
 // decoders (and so a fuzz target) lacks.
