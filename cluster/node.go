@@ -145,6 +145,7 @@ type Node struct {
 	pool    connPool
 
 	rounds [2]readRounds // shared read indices: leader reads, linearizable reads
+	fsmIdx atomic.Pointer[[2]uint64] // the last fsmIndex: an index and its answer
 
 	readyEpoch atomic.Uint64 // leadership epoch whose barrier committed
 	epoch      atomic.Uint64 // counts leadership changes seen
@@ -649,6 +650,15 @@ func (n *Node) readIndexLocal(ctx context.Context, verify bool) (uint64, error) 
 // it, and a read waits for the FSM, so it must not wait for those. An
 // entry compacted away is covered by a snapshot the FSM restored.
 func (n *Node) fsmIndex(idx uint64) uint64 {
+	if c := n.fsmIdx.Load(); c != nil && c[0] == idx {
+		return c[1] // the answer for this index, read from the log before
+	}
+	r := n.fsmIndexFromLog(idx)
+	n.fsmIdx.Store(&[2]uint64{idx, r})
+	return r
+}
+
+func (n *Node) fsmIndexFromLog(idx uint64) uint64 {
 	var l raft.Log
 	for i := idx; i > 0 && idx-i < 1024; i-- {
 		if err := n.wal.GetLog(i, &l); err != nil {
