@@ -144,7 +144,7 @@ type Node struct {
 	peers   sync.Map   // node id → HTTP URL
 	pool    connPool
 
-	rounds [2]readRounds // shared read indices: leader reads, linearizable reads
+	rounds [2]readRounds             // shared read indices: leader reads, linearizable reads
 	fsmIdx atomic.Pointer[[2]uint64] // the last fsmIndex: an index and its answer
 
 	readyEpoch atomic.Uint64 // leadership epoch whose barrier committed
