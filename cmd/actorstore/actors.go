@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,15 +10,25 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/actorstore/actorstore/client"
 	"github.com/actorstore/actorstore/host"
 	"github.com/actorstore/actorstore/internal/cborjson"
 )
 
 func newGet(e *env) *cobra.Command {
+	return keyCommand(e, "get TYPE ID", "Print an actor",
+		"Print an actor as JSON: {\"type\",\"id\",\"version\",\"value\"}. An absent actor is an error (NOT_FOUND).",
+		(*client.Client).Get)
+}
+
+// keyCommand is a command on one actor, TYPE ID, that prints it: op's
+// actor, or NOT_FOUND when op finds none.
+func keyCommand(e *env, use, short, long string,
+	op func(c *client.Client, ctx context.Context, typ, id string) (host.Actor, bool, error)) *cobra.Command {
 	return &cobra.Command{
-		Use:   "get TYPE ID",
-		Short: "Print an actor",
-		Long:  "Print an actor as JSON: {\"type\",\"id\",\"version\",\"value\"}. An absent actor is an error (NOT_FOUND).",
+		Use:   use,
+		Short: short,
+		Long:  long,
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.connect()
@@ -25,7 +36,7 @@ func newGet(e *env) *cobra.Command {
 				return err
 			}
 			defer c.Close(cmd.Context())
-			a, ok, err := c.Get(cmd.Context(), args[0], args[1])
+			a, ok, err := op(c, cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -115,27 +126,9 @@ fails with VERSION_MISMATCH unless the actor is at version N.`,
 }
 
 func newDelete(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete TYPE ID",
-		Short: "Delete an actor",
-		Long:  "Delete an actor and print it as it was. An absent actor is an error (NOT_FOUND).",
-		Args:  exactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close(cmd.Context())
-			a, ok, err := c.Delete(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return &notFound{args[0], args[1]}
-			}
-			return e.printActor(&a)
-		},
-	}
+	return keyCommand(e, "delete TYPE ID", "Delete an actor",
+		"Delete an actor and print it as it was. An absent actor is an error (NOT_FOUND).",
+		(*client.Client).Delete)
 }
 
 func newList(e *env) *cobra.Command {
