@@ -26,6 +26,17 @@ const (
 // embedded and through the HTTP server and client (TestConformanceCluster
 // on a cluster).
 func TestConformance(t *testing.T) {
+	forEachVector(t, func(t *testing.T, f *vectorFile, v *vector) {
+		for _, tg := range targets {
+			if !tg.cluster {
+				t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
+			}
+		}
+	})
+}
+
+// forEachVector runs run as a subtest per Go vector of every vector file.
+func forEachVector(t *testing.T, run func(t *testing.T, f *vectorFile, v *vector)) {
 	files, err := loadVectorFiles()
 	if err != nil {
 		t.Fatal(err)
@@ -38,11 +49,7 @@ func TestConformance(t *testing.T) {
 					if !v.runsOn("go") {
 						t.Skipf("vector is for hosts %v", v.Hosts)
 					}
-					for _, tg := range targets {
-						if !tg.cluster {
-							t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
-						}
-					}
+					run(t, f, v)
 				})
 			}
 		})
@@ -56,26 +63,12 @@ func TestConformance(t *testing.T) {
 // (every node is given it), and a follower forwards writes and answers
 // reads after the read barrier, with the leader's values and errors.
 func TestConformanceCluster(t *testing.T) {
-	files, err := loadVectorFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		t.Run(f.Name, func(t *testing.T) {
-			for i := range f.Vectors {
-				v := &f.Vectors[i]
-				t.Run(v.Name, func(t *testing.T) {
-					if !v.runsOn("go") {
-						t.Skipf("vector is for hosts %v", v.Hosts)
-					}
-					t.Parallel()
-					for _, tg := range clusterTargets {
-						t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
-					}
-				})
-			}
-		})
-	}
+	forEachVector(t, func(t *testing.T, f *vectorFile, v *vector) {
+		t.Parallel()
+		for _, tg := range clusterTargets {
+			t.Run(tg.String(), func(t *testing.T) { runVector(t, f, v, tg) })
+		}
+	})
 }
 
 // runVector runs the steps of v on a fresh store, stopping at the first
