@@ -497,7 +497,9 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await cardIn(b1.A, "a-2").getByTestId("move-left").click();
       await b1.A.locator('[data-testid="card-a-2"][data-pending="move to Doing"]').waitFor();
       await badge(w1, "offline", 1);
-      assert.equal(await b1.text(w1.getByTestId("sync-badge")), "Offline · 1 pending");
+      // While the server is down the replica cycles offline → connecting
+      // (a reconnect attempt) → offline: the wording is read when offline.
+      await eventually(async () => assert.equal(await b1.text(w1.getByTestId("sync-badge")), "Offline · 1 pending"));
       await shot(w1, "board-offline-pending.png");
       await new Promise((r) => setTimeout(r, 300)); // the queue's IndexedDB write
       await w1.reload();
