@@ -143,6 +143,11 @@ func (g *gen) write(big bool) mop {
 	o.typ, o.id = g.key()
 	if o.kind != "delete" {
 		o.value = g.value(big)
+		// Near the data budget, an update often grows its actor, so that
+		// "update STORE_FULL" is reached in short runs too.
+		if o.kind == "update" && g.m.data > g.m.lim.maxData-100 && g.r.IntN(2) == 0 {
+			o.value = g.text(16 + g.r.IntN(20))
+		}
 	}
 	if o.kind == "updateVersioned" {
 		o.expected = g.expected(o.typ, o.id)
@@ -160,6 +165,12 @@ func (g *gen) op() mop {
 		o.typ, o.id = g.key()
 		return o
 	case n < 70:
+		// key() draws an invalid type once in 80; a list draws one more
+		// often, so that even a short run (TestModelCluster) reaches
+		// "getAll INVALID_KEY".
+		if g.r.IntN(10) == 0 {
+			return mop{kind: "getAll", typ: g.pick([]string{"", strings.Repeat("t", 257)})}
+		}
 		t, _ := g.key()
 		return mop{kind: "getAll", typ: t}
 	case n < 82:
