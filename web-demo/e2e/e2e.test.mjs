@@ -493,7 +493,9 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await w1.getByTestId("node-switch").click();
       await badge(w1, "offline");
       await badge(w2, "offline");
-      assert.equal(await b1.text(w1.getByTestId("node-switch")), "Start server");
+      // The button's label follows the stop request's answer, which can
+      // come after the replicas have seen the socket close.
+      await eventually(async () => assert.equal(await b1.text(w1.getByTestId("node-switch")), "Start server"));
       await cardIn(b1.A, "a-2").getByTestId("move-left").click();
       await b1.A.locator('[data-testid="card-a-2"][data-pending="move to Doing"]').waitFor();
       await badge(w1, "offline", 1);
