@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/actorstore/actorstore/client"
 	"github.com/actorstore/actorstore/cluster"
@@ -62,7 +63,13 @@ func openTarget(t testing.TB, tg target, o host.Options) host.API {
 		// Every node gets the test's clock; the leader's stamps each
 		// command, and every node applies it with that timestamp, so a
 		// vector's clock reaches the events as on one store.
-		c := clustertest.Start(t, clustertest.Options{Store: o})
+		// Raft's timeouts are production's (500 ms), not clustertest's
+		// tight ones: these tests are about results, not failover, and on
+		// a loaded machine under -race a pause of a few hundred
+		// milliseconds (a collection of a heap of 100 KiB values, fsyncs)
+		// would cost a leadership and fail a write with an ambiguous
+		// outcome.
+		c := clustertest.Start(t, clustertest.Options{Store: o, Timeout: 500 * time.Millisecond})
 		return &spread{nodes: c.Nodes}
 	}
 	s := openStore(t, tg.engine, o)
