@@ -539,7 +539,7 @@ test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
       await b2.A.getByTestId("column-done").locator('[data-testid="card-b-1"][data-version="2"]').waitFor();
 
       // A second tab of window 1's browser: one connection for the two.
-      assert.equal(await watchers(), 2);
+      await eventually(async () => assert.equal(await watchers(), 2));
       const tab = await w1.context().newPage();
       watchPage(tab, problems);
       await tab.goto(`${server.url}/`);

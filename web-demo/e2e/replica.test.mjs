@@ -191,7 +191,7 @@ test("replicas in Chromium", { timeout: 600_000 }, async (t) => {
       await tab1.h("connect", s.url, { persist: { name: "tabs" } });
       await tab2.h("connect", s.url, { persist: { name: "tabs" } });
       const watchers = async () => (await http(s, "GET", "/v1/stats")).body.activeSubscriptions;
-      assert.equal(await watchers(), 1, "one watch for the name");
+      await eventually(async () => assert.equal(await watchers(), 1, "one watch for the name"));
       await tab2.h("write", "x", "insert", "card", "t2", { by: 2 });
       assert.equal((await tab2.h("outcome", "x")).ok.version, 0);
       await eventually(async () => assert.equal((await tab1.h("get", "card", "t2"))?.version, 0));
@@ -206,7 +206,7 @@ test("replicas in Chromium", { timeout: 600_000 }, async (t) => {
       await s.start();
       assert.equal((await tab2.h("outcome", "y")).ok.version, 1);
       await eventually(async () => assert.equal(await tab2.h("status"), "online"));
-      assert.equal(await watchers(), 1);
+      await eventually(async () => assert.equal(await watchers(), 1));
       const feed = (await http(s, "GET", "/v1/changes?since=0")).body.events;
       assert.deepEqual(feed.map((e) => [e.operation, e.id]), [["insert", "t2"], ["insert", "h"], ["update", "t2"]]);
       assert.deepEqual(problems, []);
