@@ -417,6 +417,7 @@ func (s *Store) healLocked(ctx context.Context) error {
 	d.recovery.Duration = time.Since(start)
 	s.eng.close(ctx)
 	s.eng = eng
+	s.feedGen.Add(1)
 	d.heals++
 	return nil
 }

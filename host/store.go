@@ -18,6 +18,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -123,7 +124,13 @@ type Store struct {
 	wake    chan struct{} // closed, and replaced, by the next commit
 	waiting bool          // someone holds wake
 	subs    int
-	epoch   uint64     // counts restores: subscriptions end at a new one
+	epoch   uint64 // counts restores: subscriptions end at a new one
+	// feedGen moves (under mu) whenever the change feed's retained events
+	// may change: a commit, a durable acknowledgement, a restore, a
+	// replaced guest. The shared tail is current while it stands still.
+	feedGen atomic.Uint64
+	tail    tail
+	noTail  bool       // subscriptions read the engine only (a benchmark's baseline)
 	snapMu  sync.Mutex // one snapshot or restore at a time
 	dur     *durable   // the write-ahead log and snapshots, when Dir is set
 	co      core.Options
@@ -203,6 +210,7 @@ func (s *Store) lock(ctx context.Context) error {
 
 // committed wakes subscribers; called with s.mu held after a mutation.
 func (s *Store) committed() {
+	s.feedGen.Add(1)
 	if s.waiting {
 		close(s.wake)
 		s.wake, s.waiting = make(chan struct{}), false
@@ -290,6 +298,9 @@ func (s *Store) commitLocked(key string, batch bool, ts int64, ops []core.Op, fi
 		s.committed()
 		s.mu.Unlock()
 	default:
+		// The events show once durable (committed, from logged), but the
+		// engine may have evicted older ones already.
+		s.feedGen.Add(1)
 		l, ticket := d.appendLocked(first, ts, key, batch, ops)
 		s.mu.Unlock()
 		return s.logged(l, ticket, last)

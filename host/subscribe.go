@@ -162,14 +162,24 @@ func (sub *subscription) Next(ctx context.Context) (ChangeEvent, error) {
 }
 
 // fetch reads the next page into buf, or returns the channel the next
-// commit closes when there was nothing to read.
+// commit closes when there was nothing to read. Events come from the
+// store's shared tail when it holds them, without the store's lock; else
+// from the engine.
 func (sub *subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
+	s := sub.s
 	select {
 	case <-sub.done:
 		return nil, ErrClosed
+	case <-s.done:
+		return nil, ErrClosed
 	default:
 	}
-	s := sub.s
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !s.noTail && s.tail.read(sub, s.feedGen.Load(), false) {
+		return nil, nil
+	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -177,6 +187,18 @@ func (sub *subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
 	if sub.epoch != s.epoch {
 		sub.err = ErrRestored
 		return nil, sub.err
+	}
+	spot := tailMiss
+	if !s.noTail {
+		spot = s.tail.syncLocked(s, sub.cursor)
+	}
+	switch spot {
+	case tailHas:
+		s.tail.read(sub, 0, true)
+		return nil, nil
+	case tailEnds:
+		s.waiting = true
+		return s.wake, nil
 	}
 	p, err := s.changesLocked(sub.cursor, sub.filter, subscriptionBatch)
 	if err != nil {
