@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/actorstore/actorstore/internal/atomicfile"
 )
 
 func newStats(e *env) *cobra.Command {
@@ -114,37 +115,13 @@ written whole or not at all. Progress shows on a terminal.`,
 				p.done(err, "to stdout")
 				return err
 			}
-			err = writeFileAtomic(args[0], func(w io.Writer) error {
-				return c.Snapshot(cmd.Context(), p.writer(w))
+			err = atomicfile.Write(args[0], "", func(f *os.File) error {
+				return c.Snapshot(cmd.Context(), p.writer(f))
 			})
 			p.done(err, "to "+args[0])
 			return err
 		},
 	}
-}
-
-// writeFileAtomic writes a file through a temporary file beside it,
-// renamed into place once complete and synced.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 func newRestore(e *env) *cobra.Command {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/actorstore/actorstore/internal/atomicfile"
 )
 
 const (
@@ -210,31 +212,18 @@ func writeFileAtomic(path string, data []byte) error {
 // fsync the directory. On failure path.tmp is removed and path is not
 // touched. Errors from write are returned as they are.
 func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(&syncEvery{f: f}, 1<<20)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.Write(path, path+tmpSuffix, func(f *os.File) error {
+		bw := bufio.NewWriterSize(&syncEvery{f: f}, 1<<20)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
+
+// syncDir fsyncs a directory, making entries created, renamed or removed
+// in it durable.
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // syncEvery fsyncs its file every syncStep bytes written. A snapshot of a
 // big store is hundreds of megabytes: fsynced only at its end, the kernel

@@ -38,14 +38,3 @@ func unlockFile(f *os.File, dir string) {
 	delete(lockedDirs, lockKey(dir))
 	lockedMu.Unlock()
 }
-
-// syncDir fsyncs a directory where the platform allows it (Windows does
-// not; there the rename itself is durable enough).
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	d.Sync() // best effort
-	return d.Close()
-}

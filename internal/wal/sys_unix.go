@@ -28,17 +28,3 @@ func lockFile(f *os.File, dir string) error {
 }
 
 func unlockFile(f *os.File, dir string) {}
-
-// syncDir fsyncs a directory, making entries created, renamed or removed in
-// it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
