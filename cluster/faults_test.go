@@ -168,6 +168,40 @@ func TestRemoveAndReAdd(t *testing.T) {
 	haveAll(t, c, "c", 10)
 }
 
+// TestRestartOnNewAddress: a member restarted from its directory on
+// another Raft address (a follower, then the leader after handing over)
+// tells the leader, which replicates to it there.
+func TestRestartOnNewAddress(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	writeSome(t, "a", 10, c.nodes...)
+	for round, pick := range []func() *testNode{func() *testNode { return c.followers()[0] }, c.leader} {
+		tn := pick()
+		old := tn.raftAddr
+		c.stop(tn, true)
+		writeSome(t, fmt.Sprintf("b%d-", round), 10, c.running()...)
+		tn.raftAddr = ""
+		c.start(tn, nil)
+		if tn.raftAddr == old {
+			t.Fatalf("%s restarted on its old address %s", tn.id, old)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			addr, _ := c.leader().n().memberAddr(tn.id)
+			if string(addr) == tn.raftAddr {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the leader still has %s at %s, not %s", round, tn.id, addr, tn.raftAddr)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		writeSome(t, fmt.Sprintf("c%d-", round), 10, c.nodes...)
+		c.converge()
+		haveAll(t, c, fmt.Sprintf("b%d-", round), 10)
+		haveAll(t, c, fmt.Sprintf("c%d-", round), 10)
+	}
+}
+
 // TestNonVoterReceivesData adds a learner: it gets every write, serves
 // local reads and the feed, forwards writes, reports itself a learner,
 // and does not count toward commitment (the two voters alone commit).

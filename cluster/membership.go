@@ -259,3 +259,66 @@ func (n *Node) joinOne(ctx context.Context, u string, body []byte) error {
 	}
 	return nil
 }
+
+// readdress runs when a member restarts: if the configuration holds
+// another Raft address for it than the one it now listens on (a restart
+// with a different --raft), it tells the leader its new address. Until it
+// does, the leader goes on sending to the old address and this node never
+// hears from it, so it asks every member it knows, in turn (only the
+// leader accepts), and again with backoff until one does or the node
+// closes.
+func (n *Node) readdress() {
+	defer n.wg.Done()
+	self := raft.ServerAddress(n.RaftAddr())
+	var members []raft.Server
+	m := server.Member{ID: n.id, Raft: string(self), HTTP: n.opts.HTTP}
+	found := false
+	for _, s := range n.configuration() {
+		if string(s.ID) != n.id {
+			members = append(members, s)
+			continue
+		}
+		if s.Address == self {
+			return
+		}
+		n.log.Info("this member's Raft address changed: telling the leader", "was", string(s.Address), "now", string(self))
+		m.Voter, found = s.Suffrage == raft.Voter, true
+	}
+	if !found {
+		return // removed while it was down: nothing to correct
+	}
+	b, err := cbor.Marshal(m)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-n.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		if n.raft.State() == raft.Leader {
+			if err = n.addMemberLocal(ctx, m); err == nil {
+				return
+			}
+		}
+		for _, s := range members {
+			rctx, rcancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+			_, err = n.call(rctx, string(s.Address), rpcAddMember, b)
+			rcancel()
+			if err == nil {
+				n.log.Info("the leader has this member's new Raft address", "via", string(s.ID))
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

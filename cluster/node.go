@@ -329,6 +329,8 @@ func (n *Node) start(ctx context.Context) error {
 	switch {
 	case hasState:
 		n.log.Info("rejoining the cluster with the state in " + o.Dir)
+		n.wg.Add(1)
+		go n.readdress()
 	case len(o.Join) == 0:
 		n.log.Info("bootstrapping a one-member cluster")
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: n.trans.LocalAddr()}}}
