@@ -202,6 +202,30 @@ func TestRestartOnNewAddress(t *testing.T) {
 	}
 }
 
+// TestRestartOnNewAddressAlone: a one-member cluster restarted on
+// another Raft address leads, and corrects its own entry.
+func TestRestartOnNewAddressAlone(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	tn := c.nodes[0]
+	writeSome(t, "a", 3, tn)
+	c.stop(tn, true)
+	tn.raftAddr = ""
+	c.start(tn, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		addr, _ := tn.n().memberAddr(tn.id)
+		if string(addr) == tn.raftAddr {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the configuration still has %s at %s, not %s", tn.id, addr, tn.raftAddr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	writeSome(t, "b", 3, tn)
+	haveAll(t, c, "a", 3)
+}
+
 // TestNonVoterReceivesData adds a learner: it gets every write, serves
 // local reads and the feed, forwards writes, reports itself a learner,
 // and does not count toward commitment (the two voters alone commit).
