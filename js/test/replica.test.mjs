@@ -199,6 +199,7 @@ test("offline: writes queue in order, go out once each when the server is back, 
   const w1 = r.update("card", "c1", { col: "doing" });
   const w2 = r.insert("card", "c2", { col: "todo" });
   const w3 = r.updateVersioned("card", "c1", { col: "stale" }, 0); // c1 is at 1 once w1 is through
+  w3.catch(() => {}); // its rejection is checked below, and may come before w1 and w2 are awaited
   const w4 = r.batch([{ op: "update", type: "card", id: "c2", value: { col: "done" } }]);
   assert.deepEqual(r.pendingWrites.map((w) => [w.op, w.id ?? w.ops[0].id]), [["update", "c1"], ["insert", "c2"], ["updateVersioned", "c1"], ["batch", "c2"]]);
   assert.equal(r.pendingWrites[0].value.col, "doing");
