@@ -35,7 +35,6 @@ func keyCommand(e *env, use, short, long string,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			a, ok, err := op(c, cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
@@ -74,7 +73,6 @@ with -) the value is read from stdin. ALREADY_EXISTS when the actor exists.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			a, err := c.Insert(cmd.Context(), args[0], args[1], v)
 			if err != nil {
 				return err
@@ -108,7 +106,6 @@ fails with VERSION_MISMATCH unless the actor is at version N.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			var a host.Actor
 			if cas {
 				a, err = c.UpdateVersioned(cmd.Context(), args[0], args[1], v, uint64(ifVersion))
@@ -149,7 +146,6 @@ at most that many.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			out := []*jsonActor{}
 			for {
 				page := 1000
@@ -214,7 +210,6 @@ failing operation is an error naming its index.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			rs, err := c.Batch(cmd.Context(), ops...)
 			if err != nil {
 				return err

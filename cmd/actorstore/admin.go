@@ -22,7 +22,6 @@ func newStats(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			st, err := c.Stats(cmd.Context())
 			if err != nil {
 				return err
@@ -44,7 +43,6 @@ func newStatus(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			st, err := c.Status(cmd.Context())
 			if err != nil {
 				return err
@@ -67,7 +65,6 @@ Raft cluster, has no members to list: that is an error (NOT_A_CLUSTER).`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			st, err := c.Status(cmd.Context())
 			if err != nil {
 				return err
@@ -107,7 +104,6 @@ written whole or not at all. Progress shows on a terminal.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			p := newProgress(e.stderr, "snapshot", -1)
 			defer p.stop()
 			if toStdout {
@@ -151,7 +147,6 @@ Progress shows on a terminal.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			p := newProgress(e.stderr, "restore", size)
 			defer p.stop()
 			err = c.Restore(cmd.Context(), p.reader(r))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os/signal"
 	"strconv"
@@ -56,7 +55,6 @@ replay buffer.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(context.Background())
 			sub, err := c.Subscribe(ctx, host.SubscriptionOptions{Start: start, Filter: f})
 			if err != nil {
 				if ctx.Err() != nil {
@@ -110,7 +108,6 @@ when events after --since were evicted from the replay buffer.`,
 			if err != nil {
 				return err
 			}
-			defer c.Close(cmd.Context())
 			p, err := c.ChangesWait(cmd.Context(), since, f, limit, wait)
 			if err != nil {
 				return err

@@ -31,7 +31,9 @@ func main() {
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRoot(&env{stdin: stdin, stdout: stdout, stderr: stderr})
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	defer e.closeClient()
+	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -71,6 +73,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	server, token  string
+	client         *client.Client // made by connect, closed by run
 }
 
 func newRoot(e *env) *cobra.Command {
@@ -107,8 +110,11 @@ func clientFlags(f *pflag.FlagSet, e *env) {
 }
 
 // connect returns a client of the server the flags or the environment
-// name.
+// name; run closes it once the command is done.
 func (e *env) connect() (*client.Client, error) {
+	if e.client != nil {
+		return e.client, nil
+	}
 	u := e.server
 	if u == "" {
 		u = os.Getenv("ACTORSTORE_SERVER")
@@ -129,7 +135,15 @@ func (e *env) connect() (*client.Client, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
+	e.client = c
 	return c, nil
+}
+
+// closeClient closes the client connect made, if any.
+func (e *env) closeClient() {
+	if e.client != nil {
+		e.client.Close(context.Background())
+	}
 }
 
 // exactArgs accepts exactly n arguments; more or fewer is a usage error.
