@@ -147,9 +147,8 @@ type Node struct {
 	rounds [2]readRounds             // shared read indices: leader reads, linearizable reads
 	fsmIdx atomic.Pointer[[2]uint64] // the last fsmIndex: an index and its answer
 
-	readyEpoch atomic.Uint64 // leadership epoch whose barrier committed
-	epoch      atomic.Uint64 // counts leadership changes seen
-	barrierMu  sync.Mutex
+	readyTerm atomic.Uint64 // a term in which this node led and committed a barrier
+	barrierMu sync.Mutex
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -362,20 +361,25 @@ func (n *Node) watchLeadership() {
 		case <-n.done:
 			return
 		case isLeader := <-ch:
-			e := n.epoch.Add(1)
 			if isLeader {
 				n.log.Info("became leader")
-				go n.barrier(context.Background(), e)
+				go n.barrier(context.Background(), n.raft.CurrentTerm())
 			}
 		}
 	}
 }
 
-func (n *Node) barrier(ctx context.Context, e uint64) {
+// barrier commits a barrier entry and, once it has, marks term (read
+// before the barrier was issued) ready: a leader that committed an entry
+// of its own term has committed every entry of the terms before, so its
+// commit index is one a read can wait for. A term read before the barrier
+// is at most the barrier's own, so a leadership lost and won again in
+// between leaves the node not ready, never wrongly ready.
+func (n *Node) barrier(ctx context.Context, term uint64) {
 	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
 	defer cancel()
-	if err := n.await(ctx, n.raft.Barrier(n.opts.RequestTimeout)); err == nil && n.epoch.Load() == e {
-		n.readyEpoch.Store(e)
+	if err := n.await(ctx, n.raft.Barrier(n.opts.RequestTimeout)); err == nil {
+		n.readyTerm.Store(term)
 	}
 }
 
@@ -398,10 +402,12 @@ func (n *Node) await(ctx context.Context, f raft.Future) error {
 	}
 }
 
-// leaderReady reports whether this node leads and its barrier for this
-// leadership has committed.
+// leaderReady reports whether this node leads and has committed a
+// barrier in its current term. The term ties the barrier to this
+// leadership; raft's LeaderCh, which may drop a change, only starts the
+// barrier early.
 func (n *Node) leaderReady() bool {
-	return n.raft.State() == raft.Leader && n.readyEpoch.Load() == n.epoch.Load() && n.epoch.Load() != 0
+	return n.raft.State() == raft.Leader && n.readyTerm.Load() == n.raft.CurrentTerm()
 }
 
 // ID returns the node's id.
@@ -623,9 +629,9 @@ func (n *Node) readIndexLocal(ctx context.Context, verify bool) (uint64, error) 
 			return 0, errNotLeader
 		}
 		n.barrierMu.Lock()
-		e := n.epoch.Load()
+		term := n.raft.CurrentTerm()
 		if !n.leaderReady() {
-			n.barrier(ctx, e)
+			n.barrier(ctx, term)
 		}
 		n.barrierMu.Unlock()
 		if !n.leaderReady() {
