@@ -25,69 +25,22 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { build, CHROMIUM, eventually, launchChromium, ROOT, startDemo } from "./browser.mjs";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-// playwright-core is a dev dependency of the JS package (js/package.json).
-function loadPlaywright() {
-  const require = createRequire(path.join(ROOT, "js", "package.json"));
-  try {
-    return require("playwright-core");
-  } catch (e) {
-    throw new Error(`playwright-core is not installed in js/node_modules: run npm ci in js/ (${e.message})`);
-  }
-}
-
-// startServer builds the demo server into dir (so compile time does not
-// count against the start timeout), starts it on a free port and returns
-// { url, stop }.
+// startServer builds the demo server and actorstore into dir (so compile
+// time does not count against the start timeout) and starts the demo
+// server, its actorstore node keeping its data in dir.
 async function startServer(dir) {
   const bin = path.join(dir, process.platform === "win32" ? "web-demo.exe" : "web-demo");
   const node = path.join(dir, "actorstore");
   const t0 = performance.now();
-  await promisify(execFile)("go", ["build", "-o", bin, "./web-demo"], { cwd: ROOT, timeout: 180_000 });
-  await promisify(execFile)("go", ["build", "-o", node, "./cmd/actorstore"], { cwd: ROOT, timeout: 180_000 });
+  await build(bin, "./web-demo");
+  await build(node, "./cmd/actorstore");
   console.log(`built the demo server and actorstore in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0", "-root", ROOT, "-actorstore", node, "-data", path.join(dir, "demo-data")],
-    { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  proc.stderr.on("data", (d) => { stderr += d; });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`the server printed no URL within 15 s; stderr: ${stderr}`)), 15_000);
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = /^serving (http:\/\/\S+)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited with ${code}: ${stderr}`));
-    });
-  });
-  return {
-    url,
-    stderr: () => stderr,
-    stop: () => new Promise((resolve) => {
-      if (proc.exitCode !== null) return resolve();
-      proc.once("exit", resolve);
-      proc.kill("SIGTERM");
-    }),
-  };
+  return startDemo(bin, ["-actorstore", node, "-data", path.join(dir, "demo-data")]);
 }
 
 // watchPage records every console error, page error, failed request and
@@ -109,8 +62,6 @@ function watchPage(page, problems) {
   });
 }
 
-// eventually retries fn (which throws while its condition does not hold)
-// until it passes or timeoutMs elapse, then rethrows its last error.
 // boardOf gives the demo page's two clients and readers of text and of
 // the numbers in the stats panel.
 function boardOf(page) {
@@ -123,31 +74,18 @@ function boardOf(page) {
   };
 }
 
-async function eventually(fn, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
 test("web demo and JS host in Chromium", { timeout: 240_000 }, async (t) => {
   if (!fs.existsSync(CHROMIUM)) {
     // Never a skip: in CI (CI set) and locally alike, a missing browser fails.
     assert.fail(`Chromium not found at ${CHROMIUM}${process.env.CI ? " (CI is set)" : ""}: ` +
       "install it (Debian: apt-get install chromium) or set CHROMIUM to its path");
   }
-  const { chromium } = loadPlaywright();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "actorstore-e2e-"));
   console.log(`temp dir: ${tmp}`);
   const server = await startServer(tmp);
   let browser;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
 
     // newPage opens a page in a fresh context (its own storage) at 1280 px.
     const newPage = async (problems, urlPath) => {

@@ -18,50 +18,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { startServer as startStore } from "../../js/test/serve.mjs";
 import { stateFrames } from "../../js/test/frames.js";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-function loadPlaywright() {
-  const require = createRequire(path.join(ROOT, "js", "package.json"));
-  return require("playwright-core");
-}
-
-// startDemo builds and starts web-demo/main.go (it serves the pages and the
-// package) on a free port of 127.0.0.1.
-async function startDemo(dir) {
-  const bin = path.join(dir, "web-demo");
-  await promisify(execFile)("go", ["build", "-o", bin, "./web-demo"], { cwd: ROOT, timeout: 180_000 });
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0", "-root", ROOT], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  proc.stderr.on("data", (d) => { stderr += d; });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no URL within 15 s: ${stderr}`)), 15_000);
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = /^serving (http:\/\/\S+)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`web-demo exited with ${code}: ${stderr}`)));
-  });
-  return { url, stop: () => proc.kill("SIGTERM") };
-}
+import { build, CHROMIUM, eventually, launchChromium, startDemo } from "./browser.mjs";
 
 function watchPage(page, problems) {
   page.on("console", (m) => {
@@ -71,18 +34,6 @@ function watchPage(page, problems) {
     }
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.stack || e.message}`));
-}
-
-async function eventually(fn, timeoutMs = 10_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 async function http(s, method, p, body) {
@@ -98,11 +49,12 @@ async function serverDigest(s) {
 
 test("replicas in Chromium", { timeout: 600_000 }, async (t) => {
   assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM`);
-  const { chromium } = loadPlaywright();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "actorstore-replica-e2e-"));
-  const demo = await startDemo(tmp);
+  const bin = path.join(tmp, "web-demo");
+  await build(bin, "./web-demo");
+  const demo = await startDemo(bin);
   const origin = new URL(demo.url).origin;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   // step runs one part, unless ACTORSTORE_E2E_ONLY names another
   // (./build.sh bench runs only the measurements this way).
   const only = process.env.ACTORSTORE_E2E_ONLY;
@@ -270,7 +222,7 @@ test("replicas in Chromium", { timeout: 600_000 }, async (t) => {
     });
   } finally {
     await browser.close();
-    demo.stop();
+    await demo.stop();
     for (const s of stores) {
       await s.stop();
       s.remove();
