@@ -219,9 +219,15 @@ func (sub *subscription) fetch(ctx context.Context) (<-chan struct{}, error) {
 func (sub *subscription) Close() error {
 	sub.closeOnce.Do(func() {
 		close(sub.done)
-		sub.s.mu.Lock()
-		sub.s.subs--
-		sub.s.mu.Unlock()
+		s := sub.s
+		s.mu.Lock()
+		if s.subs--; s.subs == 0 {
+			// Nobody reads the tail: let its events go.
+			s.tail.mu.Lock()
+			s.tail.reset(s.epoch, 0)
+			s.tail.mu.Unlock()
+		}
+		s.mu.Unlock()
 	})
 	return nil
 }

@@ -160,3 +160,34 @@ func TestTailManySubscribers(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestTailLetsGo: once the last subscription closes, the tail holds no
+// events.
+func TestTailLetsGo(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e Engine) {
+		ctx := context.Background()
+		s := mustOpen(t, e, Options{})
+		a, _ := s.Subscribe(ctx, SubscriptionOptions{})
+		b, _ := s.Subscribe(ctx, SubscriptionOptions{})
+		mustInsert(t, s, "a", "1")
+		if _, err := a.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+		held := func() int {
+			s.tail.mu.RLock()
+			defer s.tail.mu.RUnlock()
+			return len(s.tail.events)
+		}
+		if held() != 1 {
+			t.Fatalf("the tail holds %d events, want the one read", held())
+		}
+		a.Close()
+		if held() != 1 {
+			t.Fatalf("with b open the tail holds %d events, want 1", held())
+		}
+		b.Close()
+		if held() != 0 {
+			t.Fatalf("with no subscription the tail holds %d events", held())
+		}
+	})
+}
