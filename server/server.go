@@ -117,19 +117,11 @@ type Server struct {
 // New returns a Server for store. It panics when the metrics cannot be
 // registered (a Registerer that already holds them).
 func New(store host.API, o Options) *Server {
-	s := &Server{store: store, opts: o, log: o.Logger, origins: map[string]bool{}, done: make(chan struct{})}
+	s := newBare(o)
+	s.store = store
 	s.downCtx, s.down = context.WithCancel(context.Background())
-	if s.log == nil {
-		s.log = slog.Default()
-	}
 	if o.Token != "" {
 		s.token = sha256.Sum256([]byte(o.Token))
-	}
-	for _, origin := range o.AllowOrigins {
-		if origin == "*" {
-			s.anyOrig = true
-		}
-		s.origins[strings.TrimSuffix(origin, "/")] = true
 	}
 	if s.opts.MaxBodyBytes <= 0 {
 		mv := defaultMaxValueBytes
@@ -159,6 +151,39 @@ func New(store host.API, o Options) *Server {
 		s.gather = promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.log}})
 	}
 	return s
+}
+
+// newBare returns a Server with its options, logger and allowed origins:
+// what answering an error needs.
+func newBare(o Options) *Server {
+	s := &Server{opts: o, log: o.Logger, origins: map[string]bool{}, done: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	for _, origin := range o.AllowOrigins {
+		if origin == "*" {
+			s.anyOrig = true
+		}
+		s.origins[strings.TrimSuffix(origin, "/")] = true
+	}
+	return s
+}
+
+// Starting returns the handler for the time before a store is ready (a
+// node opening, joining its cluster): every request, /healthz and
+// preflights included, gets 503 UNAVAILABLE with message and Retry-After,
+// with the CORS headers New's handler would send for o.AllowOrigins, so
+// that a page's replica reads the answer and retries.
+func Starting(o Options, message string) http.Handler {
+	s := newBare(o)
+	return http.HandlerFunc(func(hw http.ResponseWriter, hr *http.Request) {
+		r := &request{Request: hr, w: &responseWriter{ResponseWriter: hw}, cbor: wantsCBOR(hr.Header.Get("Accept"))}
+		err := s.checkOrigin(r)
+		if err == nil {
+			err = &apiError{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: message}
+		}
+		s.writeError(r, err)
+	})
 }
 
 // Shutdown ends every watcher (close code 1001, going away) and long poll

@@ -298,3 +298,28 @@ func mustCBOR(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// TestStarting: before a store is ready every request gets 503
+// UNAVAILABLE with Retry-After, readable by an allowed origin's page; a
+// page of another origin gets 403 as from New's handler.
+func TestStarting(t *testing.T) {
+	h := Starting(Options{AllowOrigins: []string{"https://ok.example"}}, "the node is starting")
+	for _, path := range []string{"/healthz", "/v1/actors/a/1", "/v1/watch"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Origin", "https://ok.example")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" ||
+			rec.Header().Get("Access-Control-Allow-Origin") != "https://ok.example" ||
+			!strings.Contains(rec.Body.String(), `"UNAVAILABLE"`) || !strings.Contains(rec.Body.String(), "the node is starting") {
+			t.Errorf("%s: %d %v %s", path, rec.Code, rec.Header(), rec.Body)
+		}
+	}
+	req := httptest.NewRequest("GET", "/v1/stats", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 403 || rec.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("another origin: %d %v", rec.Code, rec.Header())
+	}
+}

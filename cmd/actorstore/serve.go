@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -195,7 +194,7 @@ func serve(ctx context.Context, e *env, o cluster.Options, f serveFlags) error {
 
 	// HTTP is served from the start, so that health checks see the
 	// process; requests wait for the node (503 until it is open).
-	lh := &lateHandler{origins: f.origins}
+	lh := &lateHandler{starting: server.Starting(server.Options{AllowOrigins: f.origins, Logger: log}, "the node is starting")}
 	srv := &http.Server{Handler: lh, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
@@ -251,11 +250,11 @@ func serve(ctx context.Context, e *env, o cluster.Options, f serveFlags) error {
 	return nil
 }
 
-// lateHandler answers 503 UNAVAILABLE until its handler is set: while
-// the node opens (a join may take seconds), /healthz included.
+// lateHandler answers as server.Starting does until its handler is set:
+// while the node opens (a join may take seconds), /healthz included.
 type lateHandler struct {
-	h       atomic.Pointer[server.Server]
-	origins []string // --allow-origin: their pages may read the 503 too
+	h        atomic.Pointer[server.Server]
+	starting http.Handler
 }
 
 func (l *lateHandler) set(h *server.Server) { l.h.Store(h) }
@@ -265,13 +264,5 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
-	if o := r.Header.Get("Origin"); o != "" && slices.ContainsFunc(l.origins, func(a string) bool { return a == o || a == "*" }) {
-		w.Header().Set("Access-Control-Allow-Origin", o)
-		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
-		w.Header().Add("Vary", "Origin")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", "1")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprint(w, `{"code":"UNAVAILABLE","message":"the node is starting"}`)
+	l.starting.ServeHTTP(w, r)
 }
