@@ -107,7 +107,11 @@ func (t *tail) syncLocked(s *Store, cursor uint64) tailSpot {
 	if t.gen == gen {
 		return t.spot(cursor, gen)
 	}
-	for added := 0; added < tailEvents; {
+	// The store's lock is held: read at most two pages, as a subscriber's
+	// own reads did, so that writers wait no longer than they did. A
+	// backlog larger than that leaves the tail not current; the next
+	// subscriber to come reads on.
+	for range 2 {
 		p, err := s.changesLocked(t.hi, core.Filter{}, subscriptionBatch)
 		if err != nil {
 			// Evicted past the tail's end (the writers outran every
@@ -125,7 +129,6 @@ func (t *tail) syncLocked(s *Store, cursor uint64) tailSpot {
 		}
 		t.events = append(t.events, p.Events...)
 		t.hi = p.Next
-		added += len(p.Events)
 	}
 	// Drop what the engine no longer holds, then what is over the bounds
 	// (keeping the newest event whatever its size).
