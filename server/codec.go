@@ -100,6 +100,11 @@ type enc struct {
 	b     []byte
 	stack []encFrame
 	err   error
+	// The text of the last second a timestamp fell in: a watch's events
+	// come in time order, so most share it and only their fraction is
+	// formatted.
+	tsSec  int64
+	tsText []byte // "2006-01-02T15:04:05", empty when none yet
 }
 
 type encFrame struct {
@@ -271,8 +276,17 @@ const timestampLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 func (e *enc) time(t time.Time) *enc {
 	e.elem()
-	var buf [40]byte
-	ts := t.UTC().AppendFormat(buf[:0], timestampLayout)
+	u := t.UTC()
+	if sec := u.Unix(); sec != e.tsSec || len(e.tsText) == 0 {
+		e.tsSec, e.tsText = sec, u.AppendFormat(e.tsText[:0], timestampLayout[:19])
+	}
+	var buf [48]byte
+	ts := append(append(buf[:0], e.tsText...), '.')
+	ns := u.Nanosecond()
+	for d := 100_000_000; d > 0; d /= 10 {
+		ts = append(ts, byte('0'+ns/d%10))
+	}
+	ts = append(ts, 'Z')
 	if e.cbor {
 		e.b = appendHead(e.b, 3, uint64(len(ts)))
 		e.b = append(e.b, ts...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -321,5 +322,36 @@ func TestStarting(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 403 || rec.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("another origin: %d %v", rec.Code, rec.Header())
+	}
+}
+
+// TestTimestampText: the encoder's timestamps, formatted from the text of
+// the last second it saw, are RFC 3339 exactly as time.Format writes them,
+// whatever order the times come in.
+func TestTimestampText(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{time.Unix(0, 0), time.Unix(-1, 5), time.Unix(-1, 0),
+		time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC), time.Date(1677, 9, 21, 0, 12, 43, 145224192, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.FixedZone("x", -3600)), time.Date(12000, 1, 1, 0, 0, 0, 1, time.UTC)}
+	base := time.Now().UnixNano()
+	for range 2000 {
+		switch r.IntN(3) {
+		case 0: // the same second as the one before
+			times = append(times, times[len(times)-1].Add(time.Duration(r.IntN(1000))))
+		case 1:
+			times = append(times, time.Unix(0, base+r.Int64N(5e9)))
+		default:
+			times = append(times, time.Unix(0, r.Int64()-r.Int64()))
+		}
+	}
+	for _, cbor := range []bool{false, true} {
+		e := newEnc(cbor)
+		for i, tm := range times {
+			e.b = e.b[:0]
+			e.time(tm)
+			if want := tm.UTC().Format(timestampLayout); !bytes.Contains(e.b, []byte(want)) {
+				t.Fatalf("cbor %v, time %d (%v): %q, want %q", cbor, i, tm, e.b, want)
+			}
+		}
 	}
 }
