@@ -226,6 +226,33 @@ func TestRestartOnNewAddressAlone(t *testing.T) {
 	haveAll(t, c, "a", 3)
 }
 
+// TestOneMemberLeadsAtOnce: a one-member cluster, bootstrapped or
+// restarted from its directory, leads at once rather than after a
+// heartbeat timeout of silence, here 10 s (without hurry it takes 10-20 s).
+func TestOneMemberLeadsAtOnce(t *testing.T) {
+	slow := func(o *Options) {
+		o.HeartbeatTimeout, o.ElectionTimeout, o.LeaderLeaseTimeout = 10*time.Second, 10*time.Second, 5*time.Second
+	}
+	start := time.Now()
+	c := newCluster(t, 1, slow)
+	tn := c.nodes[0]
+	c.leader()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("bootstrapped, it led after %v", d)
+	}
+	writeSome(t, "a", 3, tn)
+	for i := range 2 {
+		c.stop(tn, true)
+		start := time.Now()
+		c.start(tn, nil)
+		c.leader()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("restart %d: it led after %v", i, d)
+		}
+	}
+	haveAll(t, c, "a", 3)
+}
+
 // TestNonVoterReceivesData adds a learner: it gets every write, serves
 // local reads and the feed, forwards writes, reports itself a learner,
 // and does not count toward commitment (the two voters alone commit).

@@ -313,6 +313,10 @@ func (n *Node) start(ctx context.Context) error {
 	if o.TrailingLogs > 0 {
 		conf.TrailingLogs = o.TrailingLogs
 	}
+	// One millisecond over, so that hurry can shorten them (below).
+	heartbeat, election := conf.HeartbeatTimeout, conf.ElectionTimeout
+	conf.HeartbeatTimeout += time.Millisecond
+	conf.ElectionTimeout = max(conf.ElectionTimeout, conf.HeartbeatTimeout)
 	f.snaps = snaps
 	hasState, err := raft.HasExistingState(w, w, snaps)
 	if err != nil {
@@ -330,18 +334,46 @@ func (n *Node) start(ctx context.Context) error {
 		n.log.Info("rejoining the cluster with the state in " + o.Dir)
 		n.wg.Add(1)
 		go n.readdress()
+		n.hurry(heartbeat, election)
 	case len(o.Join) == 0:
 		n.log.Info("bootstrapping a one-member cluster")
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: n.trans.LocalAddr()}}}
 		if err := n.await(ctx, r.BootstrapCluster(cfg)); err != nil {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
 		}
+		n.hurry(heartbeat, election)
 	default:
 		if err := n.join(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// hurry makes a node that is its cluster's only voter stand for election
+// now, rather than after a heartbeat timeout of silence it waits out at
+// every start (there is no leader to hear from): raft resets a follower's
+// timer when its heartbeat timeout is shortened, so the node starts with
+// it a millisecond longer than heartbeat (election too, which may not be
+// shorter) and sets both back here. A member of
+// a larger cluster waits as raft does, so as not to disrupt a leader.
+func (n *Node) hurry(heartbeat, election time.Duration) {
+	voters := 0
+	self := false
+	for _, s := range n.configuration() {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || string(s.ID) == n.id
+		}
+	}
+	if voters != 1 || !self {
+		return
+	}
+	rc := n.raft.ReloadableConfig()
+	rc.HeartbeatTimeout, rc.ElectionTimeout = heartbeat, election
+	if err := n.raft.ReloadConfig(rc); err != nil {
+		n.log.Warn("could not shorten the first election", "error", err.Error())
+	}
 }
 
 func setDur(d *time.Duration, v time.Duration) {
