@@ -112,6 +112,7 @@ type Server struct {
 	downOnce sync.Once
 	wmu      sync.Mutex // orders watchers' arrival with Shutdown
 	watchers sync.WaitGroup
+	events   eventCache // encodings shared by the watchers
 }
 
 // New returns a Server for store. It panics when the metrics cannot be

@@ -355,3 +355,34 @@ func TestTimestampText(t *testing.T) {
 		}
 	}
 }
+
+// TestEventCache: watchers share an event's encoding, per format, and a
+// slot never serves another event with the same sequence number (as after
+// a restore).
+func TestEventCache(t *testing.T) {
+	var c eventCache
+	v0, v1 := uint64(0), uint64(1)
+	ts := time.Unix(1_700_000_000, 5)
+	a := host.ChangeEvent{Sequence: 5, Operation: host.OpInsert, ActorType: "t", ActorID: "1", NewValue: []byte{0x01}, NewVersion: &v0, Timestamp: ts}
+	others := []host.ChangeEvent{a, a, a, a, a, a, a}
+	others[0].NewValue = []byte{0x02}
+	others[1].ActorID = "2"
+	others[2].Timestamp = ts.Add(1)
+	others[3].NewVersion = &v1
+	others[4].Operation = host.OpUpdate
+	others[5].PreviousVersion, others[5].PreviousValue = &v0, []byte{0x01}
+	others[6].Sequence = 5 + eventCacheSlots // the same slot
+	for _, cbor := range []bool{false, true} {
+		for _, ev := range append([]host.ChangeEvent{a, a}, append(others, a)...) {
+			got := newEnc(cbor)
+			got.b = append(got.b, "prefix"...)
+			c.appendEvent(got, &ev)
+			want := newEnc(cbor)
+			want.b = append(want.b, "prefix"...)
+			want.event(&ev)
+			if !bytes.Equal(got.b, want.b) {
+				t.Fatalf("cbor %v, %+v: %q, want %q", cbor, ev, got.b, want.b)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -166,7 +168,7 @@ func (s *Server) watch(r *request) error {
 	if s.opts.WatchPingInterval > 0 {
 		go s.ping(ctx, conn)
 	}
-	w := &watchWriter{conn: conn, cork: hj.cc, cbor: cbor, batch: batch, e: newEnc(cbor)}
+	w := &watchWriter{conn: conn, cork: hj.cc, cbor: cbor, batch: batch, e: newEnc(cbor), cache: &s.events}
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil {
@@ -213,6 +215,7 @@ func (s *Server) watch(r *request) error {
 // one message holding an array of the round's events, otherwise one
 // message per event, all held back and written to the socket at once.
 type watchWriter struct {
+	cache *eventCache
 	conn  *websocket.Conn
 	cork  *corkConn
 	cbor  bool
@@ -254,12 +257,12 @@ func (w *watchWriter) add(ev *host.ChangeEvent) error {
 		if !w.cbor && w.n > 0 {
 			w.e.b = append(w.e.b, ',')
 		}
-		w.e.event(ev)
+		w.cache.appendEvent(w.e, ev)
 		w.n++
 		return w.e.err
 	}
 	w.e.b = w.e.b[:0]
-	w.e.event(ev)
+	w.cache.appendEvent(w.e, ev)
 	if w.e.err != nil {
 		return w.e.err
 	}
@@ -416,3 +419,46 @@ func (s *Server) addWatcher() bool {
 	s.watchers.Add(1)
 	return true
 }
+
+// eventCache shares the encodings of recent events among a server's
+// watchers, which encode the same events, mostly in the same order. A slot
+// (by sequence number and format) serves only an event equal to the one
+// it was made from, so a restore, after which sequence numbers are used
+// again, never gets another event's bytes.
+type eventCache struct {
+	slots [2][eventCacheSlots]atomic.Pointer[cachedEvent]
+}
+
+const eventCacheSlots = 1024
+
+type cachedEvent struct {
+	ev host.ChangeEvent
+	b  []byte
+}
+
+// appendEvent appends ev's encoding (as e.event does) to e.b.
+func (c *eventCache) appendEvent(e *enc, ev *host.ChangeEvent) {
+	f := 0
+	if e.cbor {
+		f = 1
+	}
+	slot := &c.slots[f][ev.Sequence%eventCacheSlots]
+	if ce := slot.Load(); ce != nil && sameEvent(&ce.ev, ev) {
+		e.b = append(e.b, ce.b...)
+		return
+	}
+	start := len(e.b)
+	e.event(ev)
+	if e.err == nil {
+		slot.Store(&cachedEvent{ev: *ev, b: bytes.Clone(e.b[start:])})
+	}
+}
+
+func sameEvent(a, b *host.ChangeEvent) bool {
+	return a.Sequence == b.Sequence && a.Operation == b.Operation && a.ActorType == b.ActorType &&
+		a.ActorID == b.ActorID && a.Timestamp.Equal(b.Timestamp) &&
+		sameVersion(a.PreviousVersion, b.PreviousVersion) && sameVersion(a.NewVersion, b.NewVersion) &&
+		bytes.Equal(a.PreviousValue, b.PreviousValue) && bytes.Equal(a.NewValue, b.NewValue)
+}
+
+func sameVersion(a, b *uint64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
