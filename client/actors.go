@@ -61,7 +61,7 @@ func read[T any](r *response, readFn func([]byte) (T, error)) (T, error) {
 // value's encoding, then the key (here, where the server would refuse it
 // the same way), then what only the server knows.
 func (c *Client) write(ctx context.Context, method, typ, id string, value any, hdr http.Header) (host.Actor, error) {
-	v, err := encodeValue(value)
+	v, err := host.EncodeValue(value)
 	if err != nil {
 		return host.Actor{}, err
 	}

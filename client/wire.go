@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"fmt"
 	"reflect"
 	"time"
@@ -21,9 +20,6 @@ import (
 const cborType = "application/cbor"
 
 var (
-	// encMode encodes values as host.Store does: core deterministic
-	// encoding, times as RFC 3339 text.
-	encMode cbor.EncMode
 	// wireEnc encodes request bodies (batches).
 	wireEnc cbor.EncMode
 	// wireDec decodes the fields of answers: limits as wide as the
@@ -33,11 +29,6 @@ var (
 
 func init() {
 	var err error
-	eo := cbor.CoreDetEncOptions()
-	eo.Time = cbor.TimeRFC3339Nano
-	if encMode, err = eo.EncMode(); err != nil {
-		panic(err)
-	}
 	if wireEnc, err = (cbor.EncOptions{}).EncMode(); err != nil {
 		panic(err)
 	}
@@ -51,24 +42,6 @@ func init() {
 	if wireDec, err = do.DecMode(); err != nil {
 		panic(err)
 	}
-}
-
-// encodeValue turns a value into CBOR as host.Store does; a
-// cbor.RawMessage is taken as is.
-func encodeValue(v any) ([]byte, error) {
-	var b []byte
-	if raw, ok := v.(cbor.RawMessage); ok {
-		b = bytes.Clone(raw)
-	} else {
-		var err error
-		if b, err = encMode.Marshal(v); err != nil {
-			return nil, localError(host.ErrInvalidValue, "INVALID_VALUE", fmt.Sprintf("invalid value: cannot encode %T: %v", v, err))
-		}
-	}
-	if b == nil {
-		b = []byte{}
-	}
-	return b, nil
 }
 
 // wireEvent is a change event. A side (previous or new) is present when

@@ -42,7 +42,7 @@ func UpdateVersionedOp(typ, id string, value any, expected uint64) BatchOp {
 func DeleteOp(typ, id string) BatchOp { return BatchOp{kind: core.KindDelete, typ: typ, id: id} }
 
 func valueOp(kind core.Kind, typ, id string, value any, expected uint64) BatchOp {
-	b, err := encode(value)
+	b, err := EncodeValue(value)
 	return BatchOp{kind: kind, typ: typ, id: id, value: b, err: err, expected: expected}
 }
 

@@ -236,7 +236,7 @@ var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 func (s *Store) write(ctx context.Context, kind core.Kind, typ, id string, value any, expected uint64) (Actor, bool, error) {
 	op := core.Op{Kind: kind, Type: typ, ID: id, Expected: expected}
 	if kind != core.KindDelete {
-		v, err := encode(value)
+		v, err := EncodeValue(value)
 		if err != nil {
 			return Actor{}, false, err
 		}

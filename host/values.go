@@ -51,9 +51,13 @@ func decode(data []byte, v any) error {
 	return err
 }
 
-// encode turns a value into CBOR; a cbor.RawMessage is copied as is. Size
-// limits are the engine's to check, in operation order.
-func encode(v any) ([]byte, error) {
+// EncodeValue turns a value into CBOR as a Store does with the values it
+// is given: a cbor.RawMessage is copied as is, anything else gets core
+// deterministic encoding (times as RFC 3339 text). A value that cannot be
+// encoded is ErrInvalidValue. Size limits are the store's to check, in
+// operation order. Other hosts of the API (the client) encode with it, so
+// that a value is the same bytes whichever store it goes to.
+func EncodeValue(v any) ([]byte, error) {
 	var b []byte
 	if raw, ok := v.(cbor.RawMessage); ok {
 		b = bytes.Clone(raw)
