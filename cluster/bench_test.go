@@ -102,6 +102,17 @@ func BenchmarkWrites(b *testing.B) {
 
 // BenchmarkReads: gets of 1,000 actors from 256 clients, linearizable
 // (each read confirms leadership with a quorum) and local.
+// preload inserts the actors bench/0 .. bench/999 through tn, in one batch.
+func preload(b *testing.B, tn *testNode) {
+	ops := make([]host.BatchOp, 1000)
+	for i := range ops {
+		ops[i] = host.InsertOp("bench", fmt.Sprint(i), benchValue)
+	}
+	if _, err := tn.n().Batch(context.Background(), ops...); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func BenchmarkReads(b *testing.B) {
 	for _, cons := range []server.Consistency{server.Linearizable, server.Leader, server.Local} {
 		for _, spread := range []bool{false, true} {
@@ -113,13 +124,7 @@ func BenchmarkReads(b *testing.B) {
 				c := newBenchCluster(b, 3)
 				l := c.leader()
 				ctx := context.Background()
-				ops := make([]host.BatchOp, 1000)
-				for i := range ops {
-					ops[i] = host.InsertOp("bench", fmt.Sprint(i), benchValue)
-				}
-				if _, err := l.n().Batch(ctx, ops...); err != nil {
-					b.Fatal(err)
-				}
+				preload(b, l)
 				c.converge()
 				rctx := server.WithConsistency(ctx, cons)
 				load(b, 256, "reads", func(w int, i int64) error {
@@ -145,13 +150,7 @@ func BenchmarkCAS(b *testing.B) {
 	c := newBenchCluster(b, 3)
 	l := c.leader()
 	ctx := context.Background()
-	ops := make([]host.BatchOp, 1000)
-	for i := range ops {
-		ops[i] = host.InsertOp("bench", fmt.Sprint(i), benchValue)
-	}
-	if _, err := l.n().Batch(ctx, ops...); err != nil {
-		b.Fatal(err)
-	}
+	preload(b, l)
 	rctx := server.WithConsistency(ctx, server.Leader)
 	var conflicts atomic.Int64
 	load(b, 16, "cas", func(w int, i int64) error {
