@@ -37,13 +37,20 @@ func coreBenchStore(b *testing.B) (*Store, [][]byte) {
 	return s, values
 }
 
-func BenchmarkCoreGet(b *testing.B) {
-	s, _ := coreBenchStore(b)
-	r := rand.New(rand.NewPCG(1, 2))
+// randomBenchIDs returns 4,096 ids of the store's actors drawn at random
+// (seeded).
+func randomBenchIDs(seed1, seed2 uint64) []string {
+	r := rand.New(rand.NewPCG(seed1, seed2))
 	ids := make([]string, 4096)
 	for i := range ids {
 		ids[i] = coreBenchID(r.IntN(coreBenchActors))
 	}
+	return ids
+}
+
+func BenchmarkCoreGet(b *testing.B) {
+	s, _ := coreBenchStore(b)
+	ids := randomBenchIDs(1, 2)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -55,11 +62,7 @@ func BenchmarkCoreGet(b *testing.B) {
 
 func BenchmarkCoreUpdate(b *testing.B) {
 	s, values := coreBenchStore(b)
-	r := rand.New(rand.NewPCG(3, 4))
-	ids := make([]string, 4096)
-	for i := range ids {
-		ids[i] = coreBenchID(r.IntN(coreBenchActors))
-	}
+	ids := randomBenchIDs(3, 4)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
