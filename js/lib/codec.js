@@ -5,6 +5,7 @@
 // non-string keys, indefinite-length strings).
 
 import { Encoder } from "cbor-x";
+import { concat } from "./wire.js";
 
 /** CBOR bytes passed through untouched as a value. */
 export class RawCBOR {
@@ -130,15 +131,7 @@ function definiteStrings(b) {
     }
   };
   item();
-  let n = 0;
-  for (const c of out) n += c.length;
-  const r = new Uint8Array(n);
-  n = 0;
-  for (const c of out) {
-    r.set(c, n);
-    n += c.length;
-  }
-  return r;
+  return concat(out);
 }
 
 // narrow turns BigInts within Number's safe range into numbers, in place.

@@ -185,7 +185,8 @@ function half(h) {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
-function concat(parts) {
+// concat joins byte arrays into one.
+export function concat(parts) {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);
