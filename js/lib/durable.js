@@ -48,6 +48,23 @@ export async function deletePersisted(name) {
   }
 }
 
+// withLockedDatabase takes the name's lock, opens its database and runs
+// fn(release, db); if any of it fails, it closes the database, releases the
+// lock and throws.
+async function withLockedDatabase(env, name, fn) {
+  let release;
+  let db;
+  try {
+    release = await acquireLock(env.locks, name);
+    db = await openDatabase(env.idb, name);
+    return await fn(release, db);
+  } catch (e) {
+    db?.close();
+    release?.();
+    throw e;
+  }
+}
+
 /**
  * The persistence of one open store. The store passes what it owns as
  * `store`: { fail(e): the error to report for anything thrown (closing the
@@ -84,22 +101,14 @@ export class Durable {
    */
   static async open(engine, store, options, env) {
     const { name } = options;
-    let release;
-    let db;
-    try {
-      release = await acquireLock(env.locks, name);
-      db = await openDatabase(env.idb, name);
+    return withLockedDatabase(env, name, async (release, db) => {
       const loaded = await loadDatabase(db, name);
       const d = new Durable(engine, store, options, release, loaded.generation);
       d.#rebuild(loaded, name);
       d.#queue = new WriteQueue(db, name, (err) => store.storageFailed(err));
       d.#maybeCompact();
       return d;
-    } catch (e) {
-      db?.close();
-      release?.();
-      throw e;
-    }
+    });
   }
 
   /**
@@ -111,22 +120,14 @@ export class Durable {
    */
   static async adopt(engine, store, options, env, snapshot) {
     const { name } = options;
-    let release;
-    let db;
-    try {
-      release = await acquireLock(env.locks, name);
-      db = await openDatabase(env.idb, name);
+    return withLockedDatabase(env, name, async (release, db) => {
       const meta = await readMeta(db, name);
       const d = new Durable(engine, store, options, release, meta ? meta.generation : 0);
       d.#queue = new WriteQueue(db, name, (err) => store.storageFailed(err));
       const { seq, bytes } = snapshot();
       d.restored(seq, bytes);
       return d;
-    } catch (e) {
-      db?.close();
-      release?.();
-      throw e;
-    }
+    });
   }
 
   // #rebuild restores the persisted snapshot and replays the log after it.
