@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,10 +53,7 @@ func (s *syncFS) loop(interval time.Duration) {
 			return
 		case <-t.C:
 			s.mu.Lock()
-			fs := make([]*syncFile, 0, len(s.files))
-			for f := range s.files {
-				fs = append(fs, f)
-			}
+			fs := slices.Collect(maps.Keys(s.files))
 			s.mu.Unlock()
 			for _, f := range fs {
 				f.flush()
